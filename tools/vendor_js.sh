@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Fetch the JavaScript that the built book needs, so that its pages never load from a CDN.
+#
+#   MathJax 3 (renders the math), require.js and the ipywidgets embed manager (render the
+#   widgets stored in executed notebooks). They come from the npm registry with `npm pack`,
+#   are checked against the integrity hashes pinned below, and are unpacked into
+#   _vendor/site/vendor/, which _config.yml serves with `html_extra_path` (so they land in
+#   _build/html/vendor/). They are deliberately NOT under _static/: Jupyter Book adds every
+#   .js file under _static to every page.
+#
+# Idempotent: does nothing when _vendor/ already holds exactly these versions.
+# Usage: tools/vendor_js.sh [--force]
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+dest=_vendor
+site=$dest/site/vendor
+
+# name@version and the sha512 integrity that the npm registry publishes for its tarball.
+# The html-manager version must match ipywidgets 8 (its `__html_manager_version__` is ^1.0.1).
+packages=(
+  "mathjax@3.2.2 sha512-Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/FEsPsjKPZGJvtRZM1vO+geW0OhGw=="
+  "requirejs@2.3.8 sha512-7/cTSLOdYkNBNJcDMWf+luFvMriVm7eYxp4BcFCsAX0wF421Vyce5SXP17c+Jd5otXKGNehIonFlyQXSowL6Mw=="
+  "@jupyter-widgets/html-manager@1.0.15 sha512-5thBIV6ymNgmPVOHvzx+gGy8ZSKmSazhtGw4/c4xJDVzRhG9PTeQsRjF3FUTopvFi//SABeNz1yp47bCrJ3CQA=="
+)
+
+stamp=$dest/VERSIONS
+wanted=$(printf '%s\n' "${packages[@]}")
+if [[ "${1:-}" != "--force" && -f $stamp && "$(cat "$stamp")" == "$wanted" \
+      && -f $site/mathjax/es5/tex-mml-chtml.js && -f $site/requirejs/require.js \
+      && -f $site/jupyter-widgets/embed-amd.js ]]; then
+  echo "vendor_js: _vendor/ is up to date"
+  exit 0
+fi
+
+command -v npm >/dev/null || {
+  echo "vendor_js: npm is needed to fetch MathJax, require.js and the widget manager" >&2
+  echo "           (Debian/Ubuntu: apt-get install npm)" >&2
+  exit 1
+}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+for entry in "${packages[@]}"; do
+  spec=${entry% *}
+  integrity=${entry#* }
+  # `npm pack --json` downloads the tarball and reports the integrity of what it got.
+  got=$(cd "$tmp" && npm pack "$spec" --json --silent \
+        | python3 -c 'import json,sys; d=json.load(sys.stdin)[0]; print(d["filename"], d["integrity"])')
+  file=${got% *}
+  if [[ "${got#* }" != "$integrity" ]]; then
+    echo "vendor_js: integrity mismatch for $spec" >&2
+    exit 1
+  fi
+  name=${spec%@*}
+  mkdir -p "$tmp/${name//\//_}"
+  tar -xzf "$tmp/$file" -C "$tmp/${name//\//_}"
+done
+
+rm -rf "$dest/site"
+mkdir -p "$site/mathjax" "$site/requirejs" "$site/jupyter-widgets"
+# MathJax: the whole es5/ tree, because components, TeX extensions and fonts are loaded on
+# demand relative to tex-mml-chtml.js.
+cp -r "$tmp/mathjax/package/es5" "$site/mathjax/"
+cp "$tmp/mathjax/package/LICENSE" "$site/mathjax/LICENSE"
+cp "$tmp/requirejs/package/require.js" "$site/requirejs/"
+# The widget manager: embed-amd.js plus the icon fonts it loads from its own folder.
+hm="$tmp/@jupyter-widgets_html-manager/package"
+cp "$hm/dist/embed-amd.js" "$site/jupyter-widgets/"
+find "$hm/dist" -maxdepth 1 -type f \( -name '*.woff' -o -name '*.woff2' -o -name '*.ttf' \
+     -o -name '*.eot' -o -name '*.svg' \) -exec cp {} "$site/jupyter-widgets/" \;
+
+printf '%s\n' "${packages[@]}" > "$stamp"
+echo "vendor_js: vendored into $site ($(du -sh "$site" | cut -f1))"
