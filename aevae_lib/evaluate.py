@@ -1,0 +1,182 @@
+"""Metrics: test negative ELBO, importance-weighted log-likelihood, reconstruction error, PCA.
+
+All results are per-example sums over pixels, averaged over the test set (nats per image, or
+squared error per image), matching the reduction convention of ``objectives``.
+
+Used in: notebooks/01_autoencoder.ipynb (PCA, reconstruction error), 04_vae.ipynb,
+06_deriving_the_elbo.ipynb and 07_evaluating_vaes.ipynb (IW bound).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .objectives import (
+    elbo_loss,
+    gaussian_kl,
+    iw_bound,
+    log_likelihood,
+    log_normal,
+    log_standard_normal,
+)
+
+
+def _check_k(k) -> int:
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"k (number of importance samples) must be an int >= 1, got {k!r}")
+    return k
+
+
+def _device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+@torch.no_grad()
+def negative_elbo(model: nn.Module, x: torch.Tensor, *, batch_size: int = 1000, seed: int = 0) -> dict:
+    """Mean negative ELBO over ``x`` (one posterior sample per example), with its two terms.
+
+    Returns dict(neg_elbo, recon, kl) in nats per image (floats).
+    """
+    model.eval()
+    torch.manual_seed(seed)
+    totals = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
+    for xb in x.split(batch_size):
+        xb = xb.to(_device(model))
+        terms = elbo_loss(xb, model(xb), likelihood=model.likelihood)
+        for key in totals:
+            totals[key] += terms[key].item() * len(xb)
+    n = len(x)
+    return {"neg_elbo": totals["loss"] / n, "recon": totals["recon"] / n, "kl": totals["kl"] / n}
+
+
+@torch.no_grad()
+def iw_log_likelihood(
+    model: nn.Module, x: torch.Tensor, k: int = 100, *, max_rows: int = 50_000, seed: int = 0
+) -> torch.Tensor:
+    """Importance-weighted estimate of log p(x) for every example, shape (N,).
+
+    log p(x) >= E[ log (1/k) sum_i p(x, z_i) / q(z_i | x) ],  z_i ~ q(z | x)   (Burda et al. 2015)
+
+    With k = 1 this is the ELBO; it tightens as k grows. Decoding is done in chunks of at
+    most ``max_rows`` images so that k = 5000 fits in memory.
+    """
+    _check_k(k)
+    model.eval()
+    device = _device(model)
+    gen = torch.Generator(device=device).manual_seed(seed)
+    per_chunk = max(1, max_rows // k)  # examples per chunk
+    k_chunk = min(k, max_rows)
+    out = []
+    for xb in x.split(per_chunk):
+        xb = xb.to(device)  # (B, D)
+        mu, logvar = model.encode(xb)  # (B, d) each
+        std = torch.exp(0.5 * logvar)
+        log_w = []
+        for start in range(0, k, k_chunk):
+            kk = min(k_chunk, k - start)
+            eps = torch.randn((kk, *mu.shape), generator=gen, device=device)
+            z = mu + std * eps  # (kk, B, d)
+            x_out, x_logvar = model._decode(z.reshape(-1, z.shape[-1]))
+            x_rep = xb.expand(kk, *xb.shape).reshape(-1, xb.shape[-1])  # (kk*B, D)
+            lx = log_likelihood(model.likelihood, x_rep, x_out, 0.0 if x_logvar is None else x_logvar)
+            log_px_z = lx.view(kk, -1)  # (kk, B)
+            log_w.append(log_px_z + log_standard_normal(z) - log_normal(z, mu, logvar))
+        out.append(iw_bound(torch.cat(log_w)))
+    return torch.cat(out).cpu()
+
+
+@torch.no_grad()
+def test_nll(model: nn.Module, x: torch.Tensor, k: int = 100, **kwargs) -> float:
+    """Mean importance-weighted estimate of -log p(x) over ``x``, in nats per image."""
+    return -iw_log_likelihood(model, x, k, **kwargs).mean().item()
+
+
+@torch.no_grad()
+def kl_per_dimension(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Average KL(q(z_j | x) || N(0, 1)) of each latent dimension j over ``x``, shape (d,)."""
+    model.eval()
+    total = None
+    for xb in x.split(batch_size):
+        mu, logvar = model.encode(xb.to(_device(model)))
+        kl = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).sum(dim=0)  # (d,)
+        total = kl if total is None else total + kl
+    return (total / len(x)).cpu()
+
+
+@torch.no_grad()
+def active_units(model: nn.Module, x: torch.Tensor, threshold: float = 0.01) -> int:
+    """Latent dimensions whose posterior mean varies with x: Cov_x(E_q[z_j]) > threshold
+    (Burda et al. 2015, Section 5.2)."""
+    mu = torch.cat([model.encode(xb.to(_device(model)))[0] for xb in x.split(1000)])
+    return int((mu.var(dim=0) > threshold).sum())
+
+
+@torch.no_grad()
+def reconstruct(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Reconstructions in pixel space: x_hat for an AE, decoded posterior mean for a VAE."""
+    model.eval()
+    outs = []
+    for xb in x.split(batch_size):
+        xb = xb.to(_device(model))
+        if hasattr(model, "reparameterize"):
+            mu, _ = model.encode(xb)
+            outs.append(model.mean_image(model.decode(mu)))
+        else:
+            outs.append(model(xb).x_hat)
+    return torch.cat(outs).cpu()
+
+
+def sse_per_image(x: torch.Tensor, x_hat: torch.Tensor) -> float:
+    """Squared error summed over pixels, averaged over images (Hinton and Salakhutdinov 2006)."""
+    if x.shape != x_hat.shape:
+        raise ValueError(f"x has shape {tuple(x.shape)} but x_hat has {tuple(x_hat.shape)}")
+    return (x - x_hat).pow(2).sum(dim=1).mean().item()
+
+
+class PCA:
+    """Principal component analysis by SVD, the linear baseline for autoencoders.
+
+    >>> pca = PCA(30).fit(x_train); x_hat = pca.reconstruct(x_test)
+    """
+
+    def __init__(self, n_components: int):
+        if not isinstance(n_components, int) or n_components <= 0:
+            raise ValueError(f"n_components must be a positive int, got {n_components!r}")
+        self.n_components = n_components
+
+    def fit(self, x: torch.Tensor) -> PCA:
+        if x.dim() != 2 or self.n_components > min(x.shape):
+            raise ValueError(f"x must be (N, D) with N, D >= n_components={self.n_components}, "
+                             f"got {tuple(x.shape)}")
+        x = x.double()
+        self.mean = x.mean(dim=0)  # (D,)
+        _, s, vt = torch.linalg.svd(x - self.mean, full_matrices=False)
+        self.components = vt[: self.n_components]  # (d, D), orthonormal rows
+        self.explained_variance = s[: self.n_components] ** 2 / (len(x) - 1)
+        return self
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return ((x.double() - self.mean) @ self.components.T).float()  # (N, d)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return (z.double() @ self.components + self.mean).float()  # (N, D)
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+def principal_angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Principal angles (radians, ascending) between the column spaces of a (D, p) and b (D, q)."""
+    qa, _ = torch.linalg.qr(a.double())
+    qb, _ = torch.linalg.qr(b.double())
+    cosines = torch.linalg.svdvals(qa.T @ qb).clamp(-1.0, 1.0)
+    return torch.arccos(cosines).flip(0)
+
+
+def kl_check(mu: torch.Tensor, logvar: torch.Tensor) -> float:
+    """Largest gap between our closed-form KL and ``torch.distributions.kl_divergence``."""
+    q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))
+    p = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))
+    reference = torch.distributions.kl_divergence(q, p).sum(-1)
+    return (gaussian_kl(mu, logvar) - reference).abs().max().item()

@@ -1,0 +1,159 @@
+"""Pure loss, likelihood, KL and bound functions.
+
+Reduction convention (stated once, used everywhere): every function that scores examples
+returns one number per example, **summed over data (or latent) dimensions**, shape (B,).
+Losses average those over the batch. Results are in nats per image; divide by D * ln 2 for
+bits per dimension. KL divergences are returned as positive numbers.
+
+Used in: notebooks/04_vae.ipynb (first), 05, 06, 07, 08.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+LIKELIHOODS = ("bernoulli", "gaussian", "continuous_bernoulli")
+
+
+def _check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{name_a} has shape {tuple(a.shape)} but {name_b} has {tuple(b.shape)}; "
+                         "they must match")
+
+
+def _check_finite(t: torch.Tensor, name: str) -> None:
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{name} contains NaN or infinite values; check the input data")
+
+
+def _check_unit_interval(x: torch.Tensor, name: str, likelihood: str) -> None:
+    if x.numel() and (x.min() < 0 or x.max() > 1):
+        raise ValueError(
+            f"{name} must lie in [0, 1] for a {likelihood} likelihood, got values in "
+            f"[{x.min().item():.3g}, {x.max().item():.3g}]; scale images to [0, 1] first"
+        )
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, diag(exp(logvar))) || N(0, I)) per example, closed form. Shape (B, d) -> (B,).
+
+    KL = 1/2 * sum_j (mu_j^2 + sigma_j^2 - log sigma_j^2 - 1)
+    (Kingma and Welling 2013, Auto-Encoding Variational Bayes, Appendix B.)
+    """
+    _check_same_shape(mu, logvar, "mu", "logvar")
+    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).sum(dim=-1)
+
+
+def log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log N(z; mu, diag(exp(logvar))) summed over the last dimension. Shapes broadcast."""
+    return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) * torch.exp(-logvar)).sum(dim=-1)
+
+
+def log_standard_normal(z: torch.Tensor) -> torch.Tensor:
+    """log N(z; 0, I) summed over the last dimension."""
+    return -0.5 * (LOG_2PI + z.pow(2)).sum(dim=-1)
+
+
+def bernoulli_log_likelihood(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """log p(x | z) for independent Bernoulli pixels with P(x=1) = sigmoid(logits). (B, D) -> (B,).
+
+    Equals minus the binary cross-entropy summed over pixels. ``x`` must lie in [0, 1];
+    for non-binary x this is *not* a normalised density (see the continuous Bernoulli).
+    """
+    _check_same_shape(x, logits, "x", "logits")
+    _check_finite(x, "x")
+    _check_unit_interval(x, "x", "Bernoulli")
+    return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=-1)
+
+
+def gaussian_log_likelihood(
+    x: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor | float = 0.0
+) -> torch.Tensor:
+    """log N(x; mean, diag(exp(logvar))) with its normaliser, summed over pixels. (B, D) -> (B,).
+
+    With a fixed variance sigma^2 this is -||x - mean||^2 / (2 sigma^2) + constant: the MSE
+    loss, scaled by 1 / (2 sigma^2). ``logvar`` may be a float, a (D,) or a (B, D) tensor.
+    """
+    _check_same_shape(x, mean, "x", "mean")
+    _check_finite(x, "x")
+    logvar = torch.as_tensor(logvar, dtype=mean.dtype, device=mean.device).expand_as(mean)
+    return log_normal(x, mean, logvar)
+
+
+def continuous_bernoulli_log_norm(logits: torch.Tensor) -> torch.Tensor:
+    """log C(lambda) of the continuous Bernoulli (Loaiza-Ganem and Cunningham 2019), elementwise.
+
+    C(lambda) = 2 atanh(1 - 2 lambda) / (1 - 2 lambda) for lambda != 1/2, and 2 at lambda = 1/2.
+    Computed stably from logits; a Taylor expansion is used near lambda = 1/2.
+    """
+    lam = torch.sigmoid(logits).clamp(1e-6, 1 - 1e-6)
+    near = (lam - 0.5).abs() < 1e-2
+    safe = torch.where(near, torch.full_like(lam, 0.25), lam)
+    # 2 atanh(1 - 2 lam) = log((1 - lam) / lam) = -logits (for the unclamped lam)
+    exact = torch.log(torch.abs(torch.log1p(-safe) - torch.log(safe))) - torch.log(torch.abs(1 - 2 * safe))
+    u = (lam - 0.5).pow(2)
+    taylor = math.log(2.0) + (4.0 / 3.0) * u + (104.0 / 45.0) * u.pow(2)
+    return torch.where(near, taylor, exact)
+
+
+def continuous_bernoulli_log_likelihood(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """log p(x | z) of the continuous Bernoulli, a proper density on [0, 1]^D. (B, D) -> (B,)."""
+    return bernoulli_log_likelihood(x, logits) + continuous_bernoulli_log_norm(logits).sum(dim=-1)
+
+
+def log_likelihood(likelihood: str, x: torch.Tensor, out: torch.Tensor, logvar=0.0) -> torch.Tensor:
+    """Dispatch on the likelihood's name. ``out`` is logits (Bernoulli kinds) or the mean."""
+    if likelihood == "bernoulli":
+        return bernoulli_log_likelihood(x, out)
+    if likelihood == "continuous_bernoulli":
+        return continuous_bernoulli_log_likelihood(x, out)
+    if likelihood == "gaussian":
+        return gaussian_log_likelihood(x, out, logvar)
+    raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+
+
+def elbo_loss(
+    x: torch.Tensor,
+    out,
+    *,
+    likelihood: str = "bernoulli",
+    beta: float = 1.0,
+) -> dict[str, torch.Tensor]:
+    """Negative ELBO (single-sample Monte Carlo reconstruction term) averaged over the batch.
+
+    loss = mean_b [ -log p(x_b | z_b) + beta * KL(q(z | x_b) || p(z)) ],  z_b ~ q(z | x_b)
+
+    Args:
+        x: data (B, D). out: a ``VAEOutput`` (fields ``x_out``, ``mu``, ``logvar`` and,
+        for a learned-variance Gaussian, ``x_logvar``). beta: KL weight (>= 0; 1 is the ELBO).
+
+    Returns:
+        dict(loss, recon, kl): ``recon`` = mean -log p(x|z), ``kl`` = mean KL (positive), in nats.
+    """
+    if not isinstance(beta, (int, float)) or isinstance(beta, bool) or not beta >= 0:
+        raise ValueError(f"beta must be a number >= 0, got {beta!r}")
+    x_logvar = getattr(out, "x_logvar", None)
+    recon = -log_likelihood(likelihood, x, out.x_out, 0.0 if x_logvar is None else x_logvar)
+    kl = gaussian_kl(out.mu, out.logvar)
+    return {"loss": (recon + beta * kl).mean(), "recon": recon.mean(), "kl": kl.mean()}
+
+
+def iw_bound(log_weights: torch.Tensor) -> torch.Tensor:
+    """Importance-weighted bound log (1/k) sum_i w_i from log weights of shape (k, B) -> (B,).
+
+    With k = 1 it is the ELBO; it increases with k towards log p(x) (Burda et al. 2015).
+    """
+    if log_weights.dim() != 2 or log_weights.shape[0] < 1:
+        raise ValueError(f"log_weights must have shape (k, B) with k >= 1, got {tuple(log_weights.shape)}")
+    k = log_weights.shape[0]
+    return torch.logsumexp(log_weights, dim=0) - math.log(k)
+
+
+def bits_per_dim(nats_per_image: float, dims: int = 784) -> float:
+    """Convert nats per image to bits per dimension."""
+    return nats_per_image / (dims * math.log(2.0))

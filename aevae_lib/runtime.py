@@ -1,0 +1,191 @@
+"""Runtime helpers: seeds, device, fast mode, cache folder and a cache of trained models.
+
+Nothing here runs at import time. Every function reads the environment when it is called,
+so a notebook can set ``AEVAE_FAST`` or ``AEVAE_CACHE`` before using the library.
+
+Environment variables
+---------------------
+AEVAE_FAST   "1" (or "true", "yes") shrinks epochs and data for quick local iteration.
+AEVAE_CACHE  folder for trained models and downloads; default: the user cache folder.
+
+Used in: every notebook (setup cell).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import random
+import sys
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+#: Bumped whenever a change to the library invalidates every cached model.
+CACHE_VERSION = 1
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and PyTorch; return a ``torch.Generator`` seeded with ``seed``.
+
+    The returned generator is what library functions take for their own randomness
+    (shuffling, binarization), so a result depends only on the seeds passed in.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def get_device(prefer: str | None = None, verbose: bool = True) -> torch.device:
+    """Pick CUDA, then Apple MPS, then CPU (or ``prefer`` if given) and say which.
+
+    Args:
+        prefer: "cuda", "mps" or "cpu" to force a device; None picks the best available.
+        verbose: print one line naming the device.
+    """
+    if prefer is not None:
+        if prefer not in {"cuda", "mps", "cpu"} and not prefer.startswith("cuda:"):
+            raise ValueError(f"prefer must be 'cuda', 'cuda:N', 'mps', 'cpu' or None, got {prefer!r}")
+        if prefer.startswith("cuda") and not torch.cuda.is_available():
+            raise RuntimeError("prefer='cuda' but no CUDA device is available; use 'cpu'")
+        if prefer == "mps" and not _mps_available():
+            raise RuntimeError("prefer='mps' but Apple MPS is not available; use 'cpu'")
+        device = torch.device(prefer)
+    elif torch.cuda.is_available():
+        device = torch.device("cuda")
+    elif _mps_available():
+        device = torch.device("mps")
+    else:
+        device = torch.device("cpu")
+    if verbose:
+        name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type.upper()
+        extra = f", {torch.get_num_threads()} threads" if device.type == "cpu" else ""
+        print(f"Using device: {name}{extra}")
+    return device
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
+def fast_mode() -> bool:
+    """True when ``AEVAE_FAST`` asks for quick, shrunken runs."""
+    value = os.environ.get("AEVAE_FAST", "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"AEVAE_FAST must be 1/0 (or true/false), got {value!r}; unset it for full mode")
+
+
+def pick(full: Any, fast: Any) -> Any:
+    """Return ``fast`` in fast mode, else ``full`` (e.g. ``epochs = pick(20, 2)``)."""
+    return fast if fast_mode() else full
+
+
+def cache_dir() -> Path:
+    """The library's cache folder: ``AEVAE_CACHE`` or the user cache (created on demand)."""
+    env = os.environ.get("AEVAE_CACHE")
+    if env:
+        root = Path(env).expanduser()
+    elif sys.platform == "win32":
+        root = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / "aevae"
+    elif sys.platform == "darwin":
+        root = Path.home() / "Library" / "Caches" / "aevae"
+    else:
+        root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "aevae"
+    return root
+
+
+def config_key(config: dict) -> str:
+    """A stable hash of a JSON-able configuration (same in every process and Python run)."""
+    if not isinstance(config, dict):
+        raise TypeError(f"config must be a dict, got {type(config).__name__}")
+    try:
+        text = json.dumps({"cache_version": CACHE_VERSION, **config}, sort_keys=True)
+    except TypeError as err:
+        raise TypeError(f"config must hold only JSON values (str, int, float, bool, list, dict): {err}") from err
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename,
+    so readers never see a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def cached(
+    config: dict,
+    build: Callable[[], torch.nn.Module],
+    train: Callable[[torch.nn.Module], dict],
+    *,
+    folder: str = "models",
+    verbose: bool = True,
+) -> tuple[torch.nn.Module, dict]:
+    """Return a trained model for ``config``, training it only if no valid cache entry exists.
+
+    ``build()`` makes an untrained model; ``train(model)`` trains it in place and returns a
+    JSON-able history. The entry is keyed by :func:`config_key`, so every setting in
+    ``config`` that changes the result must be in it. Weights load with ``weights_only=True``;
+    a corrupted entry is reported with a warning and retrained.
+
+    Used in: every chapter that trains a model, so later chapters reuse earlier ones.
+    """
+    key = config_key(config)
+    path = cache_dir() / folder / f"{key}.pt"
+    model = build()
+    if path.exists():
+        try:
+            entry = torch.load(path, map_location="cpu", weights_only=True)
+            model.load_state_dict(entry["state_dict"])
+            if entry.get("config") != json.loads(json.dumps(config)):
+                raise ValueError("stored config differs from the requested one")
+            if verbose:
+                print(f"Loaded cached model {key} from {path.parent}")
+            return model, entry["history"]
+        except Exception as err:  # any damage: warn, retrain, overwrite
+            warnings.warn(
+                f"cache entry {path} is unreadable or does not match ({err}); retraining it",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            model = build()
+    history = train(model)
+    entry = {"config": config, "history": history, "state_dict": model.state_dict()}
+    try:
+        buf = io.BytesIO()
+        torch.save(entry, buf)
+        atomic_write_bytes(path, buf.getvalue())
+    except OSError as err:
+        warnings.warn(
+            f"could not write the model cache at {path} ({err}); the model is trained but not "
+            "cached. Set AEVAE_CACHE to a writable folder to keep trained models.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return model, history

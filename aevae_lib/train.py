@@ -1,0 +1,116 @@
+"""One readable training loop over in-memory tensors, plus cached "reference" models.
+
+``fit`` is the loop every chapter uses: minibatches by tensor indexing (no per-sample
+DataLoader), optional dynamic binarization, Adam, a tqdm progress bar, a history dict, and a
+guard that stops on a non-finite loss with the epoch, the step and the usual causes.
+
+Used in: notebooks/01_autoencoder.ipynb (first), and every chapter that trains a model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import binarize as _binarize
+from .data import minibatches
+from .objectives import LIKELIHOODS, elbo_loss
+
+LossFn = Callable[[nn.Module, torch.Tensor], dict]
+
+
+def ae_loss(model: nn.Module, x: torch.Tensor) -> dict:
+    """Autoencoder loss: squared error summed over pixels, mean over the batch (nats-free)."""
+    x_hat = model(x).x_hat
+    sse = (x_hat - x).pow(2).sum(dim=1)  # (B,)
+    return {"loss": sse.mean()}
+
+
+def vae_loss(likelihood: str = "bernoulli", beta: float = 1.0) -> LossFn:
+    """The negative ELBO of ``objectives.elbo_loss`` as a ``fit`` loss function."""
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+    if not isinstance(beta, (int, float)) or isinstance(beta, bool) or not beta >= 0:
+        raise ValueError(f"beta must be a number >= 0, got {beta!r}")
+
+    def loss(model: nn.Module, x: torch.Tensor) -> dict:
+        return elbo_loss(x, model(x), likelihood=likelihood, beta=beta)
+
+    return loss
+
+
+def classifier_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict:
+    """Cross-entropy of a classifier, mean over the batch."""
+    logits = model(x)
+    return {"loss": F.cross_entropy(logits, y), "acc": (logits.argmax(1) == y).float().mean()}
+
+
+def fit(
+    model: nn.Module,
+    x: torch.Tensor,
+    *,
+    loss_fn: LossFn,
+    epochs: int,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    seed: int = 0,
+    binarize: bool = False,
+    y: torch.Tensor | None = None,
+    progress: bool = True,
+    desc: str = "training",
+) -> dict[str, list[float]]:
+    """Train ``model`` in place with Adam and return the history (per-epoch means).
+
+    Args:
+        x: training data (N, D) on the model's device. y: optional labels (N,), passed to
+            ``loss_fn(model, xb, yb)`` when given.
+        loss_fn: ``loss_fn(model, xb) -> dict(loss=..., ...)``; every entry is logged.
+        binarize: draw a fresh Bernoulli binarization of every minibatch (dynamic binarization).
+        seed: seeds the shuffling, the binarization and the model's sampling noise.
+
+    Returns:
+        dict of lists, one value per epoch for every key of the loss dict, plus "seconds".
+    """
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr!r}")
+    from tqdm.auto import tqdm
+
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    torch.manual_seed(seed)  # the reparameterization noise inside the model
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history: dict[str, list[float]] = {"seconds": []}
+    tensors = (x,) if y is None else (x, y)
+    model.train()
+    bar = tqdm(range(1, epochs + 1), desc=desc, disable=not progress, leave=False)
+    for epoch in bar:
+        start, sums, count = time.perf_counter(), {}, 0
+        for step, batch in enumerate(minibatches(*tensors, batch_size=batch_size, generator=gen)):
+            xb = _binarize(batch[0], gen) if binarize else batch[0]
+            terms = loss_fn(model, xb, *batch[1:])
+            loss = terms["loss"]
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"non-finite loss ({loss.item()}) at epoch {epoch}, step {step}. Usual causes: "
+                    "a learning rate too high (try lr / 10), inputs with NaN/inf, or a "
+                    "log-variance that overflows exp(); check the data and lower lr."
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            n = len(xb)
+            for key, value in terms.items():
+                sums[key] = sums.get(key, 0.0) + value.detach() * n
+            count += n
+        for key, total in sums.items():
+            history.setdefault(key, []).append(float(total) / count)
+        history["seconds"].append(time.perf_counter() - start)
+        bar.set_postfix(loss=f"{history['loss'][-1]:.2f}")
+    model.eval()
+    return history

@@ -1,0 +1,99 @@
+"""The book's reference models, trained once and cached by a hash of their full configuration.
+
+A chapter asks for a model by its settings; if any chapter (or the command line) trained the
+same configuration before, the cached weights are loaded, otherwise it is trained here. So
+chapters reuse each other's models, yet each still runs on its own.
+
+Defaults depend on fast mode (``AEVAE_FAST=1``): fewer epochs and a 10,000-image training
+subset. The configuration (and so the cache key) records the values actually used.
+
+Used in: notebooks/01_autoencoder.ipynb (trained_ae) and 04_vae.ipynb (trained_vae) onwards.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .data import load_mnist
+from .models import VAE, Autoencoder, ConvVAE
+from .runtime import cached, get_device, pick
+from .train import ae_loss, fit, vae_loss
+
+#: Number of training images used in fast mode.
+FAST_N_TRAIN = 10_000
+
+
+def mnist_tensors(device: torch.device | str = "cpu", n_train: int | None = None) -> dict:
+    """MNIST as in-memory tensors on ``device``: x_train (N, 784), y_train, x_test, y_test."""
+    x_train, y_train = load_mnist("train")
+    x_test, y_test = load_mnist("test")
+    if n_train is not None:
+        x_train, y_train = x_train[:n_train], y_train[:n_train]
+    return {k: v.to(device) for k, v in
+            dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test).items()}
+
+
+def _resolve(defaults: dict, overrides: dict) -> dict:
+    unknown = set(overrides) - set(defaults)
+    if unknown:
+        raise TypeError(f"unknown setting(s) {sorted(unknown)}; valid: {sorted(defaults)}")
+    config = {**defaults, **overrides}
+    config["hidden"] = list(config["hidden"]) if isinstance(config.get("hidden"), (list, tuple)) \
+        else config.get("hidden")
+    return config
+
+
+def ae_defaults() -> dict:
+    """Settings of the book's MLP autoencoder (chapter 01)."""
+    return dict(latent_dim=30, hidden=[512, 256], activation="relu", output="sigmoid",
+                epochs=pick(20, 3), batch_size=128, lr=1e-3, seed=0,
+                n_train=pick(None, FAST_N_TRAIN))
+
+
+def vae_defaults() -> dict:
+    """Settings of the book's MLP VAE (chapter 04): 784-400-20, Bernoulli, dynamic binarization."""
+    return dict(latent_dim=20, hidden=[400], activation="relu", likelihood="bernoulli",
+                learn_variance=False, beta=1.0, conv=False, epochs=pick(25, 3), batch_size=128,
+                lr=1e-3, seed=0, binarize=True, n_train=pick(None, FAST_N_TRAIN))
+
+
+def trained_ae(*, device=None, progress: bool = True, **settings):
+    """A trained ``Autoencoder`` and its history for ``ae_defaults()`` updated by ``settings``."""
+    config = _resolve(ae_defaults(), settings)
+    device = torch.device(device) if device is not None else get_device(verbose=False)
+    config["kind"], config["device"] = "ae", device.type
+
+    def build():
+        return Autoencoder(latent_dim=config["latent_dim"], hidden=config["hidden"],
+                           activation=config["activation"], output=config["output"]).to(device)
+
+    def train(model):
+        data = mnist_tensors(device, config["n_train"])
+        return fit(model, data["x_train"], loss_fn=ae_loss, epochs=config["epochs"],
+                   batch_size=config["batch_size"], lr=config["lr"], seed=config["seed"],
+                   progress=progress, desc=f"AE d={config['latent_dim']}")
+
+    return cached(config, build, train)
+
+
+def trained_vae(*, device=None, progress: bool = True, **settings):
+    """A trained ``VAE`` (or ``ConvVAE`` with ``conv=True``) and its history."""
+    config = _resolve(vae_defaults(), settings)
+    device = torch.device(device) if device is not None else get_device(verbose=False)
+    config["kind"], config["device"] = "vae", device.type
+
+    def build():
+        if config["conv"]:
+            return ConvVAE(latent_dim=config["latent_dim"]).to(device)
+        return VAE(latent_dim=config["latent_dim"], hidden=config["hidden"],
+                   activation=config["activation"], likelihood=config["likelihood"],
+                   learn_variance=config["learn_variance"]).to(device)
+
+    def train(model):
+        data = mnist_tensors(device, config["n_train"])
+        return fit(model, data["x_train"], loss_fn=vae_loss(config["likelihood"], config["beta"]),
+                   epochs=config["epochs"], batch_size=config["batch_size"], lr=config["lr"],
+                   seed=config["seed"], binarize=config["binarize"], progress=progress,
+                   desc=f"VAE d={config['latent_dim']}")
+
+    return cached(config, build, train)

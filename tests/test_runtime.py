@@ -1,0 +1,129 @@
+"""Tests of aevae_lib.runtime: seeding, device, fast mode, cache folder, config keys, model cache."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch import nn
+
+from aevae_lib import runtime
+from aevae_lib.runtime import cache_dir, cached, config_key, fast_mode, get_device, pick, seed_everything
+
+
+def test_seeding_reproduces_a_torch_result():
+    seed_everything(123)
+    a = nn.Linear(4, 3)(torch.randn(2, 4))
+    seed_everything(123)
+    b = nn.Linear(4, 3)(torch.randn(2, 4))
+    assert torch.equal(a, b)
+
+
+def test_seed_returns_a_seeded_generator():
+    g1, g2 = seed_everything(7), seed_everything(7)
+    assert torch.equal(torch.rand(3, generator=g1), torch.rand(3, generator=g2))
+
+
+def test_bad_seed_is_refused():
+    with pytest.raises(ValueError, match="seed must be a non-negative int"):
+        seed_everything(-1)
+
+
+def test_get_device_says_which(capsys):
+    device = get_device()
+    assert device.type in {"cpu", "cuda", "mps"}
+    assert "Using device" in capsys.readouterr().out
+
+
+def test_get_device_refuses_unknown_names():
+    with pytest.raises(ValueError, match="prefer must be"):
+        get_device("tpu")
+
+
+@pytest.mark.parametrize("value,expected", [("1", True), ("true", True), ("0", False), ("", False)])
+def test_fast_mode_reads_the_environment(monkeypatch, value, expected):
+    monkeypatch.setenv("AEVAE_FAST", value)
+    assert fast_mode() is expected
+    assert pick("full", "fast") == ("fast" if expected else "full")
+
+
+def test_fast_mode_refuses_garbage(monkeypatch):
+    monkeypatch.setenv("AEVAE_FAST", "maybe")
+    with pytest.raises(ValueError, match="AEVAE_FAST must be"):
+        fast_mode()
+
+
+def test_cache_dir_follows_variable(monkeypatch, tmp_path):
+    monkeypatch.setenv("AEVAE_CACHE", str(tmp_path / "c"))
+    assert cache_dir() == tmp_path / "c"
+    monkeypatch.delenv("AEVAE_CACHE")
+    assert cache_dir().name == "aevae"
+
+
+def test_config_key_is_stable_across_processes():
+    config = {"latent_dim": 20, "hidden": [400], "lr": 1e-3, "beta": 1.0}
+    code = ("from aevae_lib.runtime import config_key;"
+            "print(config_key({'beta': 1.0, 'lr': 1e-3, 'hidden': [400], 'latent_dim': 20}))")
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert other.stdout.strip() == config_key(config)
+
+
+def test_config_key_changes_when_any_setting_changes():
+    base = {"latent_dim": 20, "hidden": [400], "lr": 1e-3, "beta": 1.0, "epochs": 5, "seed": 0}
+    variants = {"latent_dim": 21, "hidden": [401], "lr": 2e-3, "beta": 0.5, "epochs": 6, "seed": 1}
+    keys = {config_key(base)}
+    for name, value in variants.items():
+        keys.add(config_key({**base, name: value}))
+    assert len(keys) == 1 + len(variants)
+
+
+def test_config_key_refuses_non_json_values():
+    with pytest.raises(TypeError, match="JSON values"):
+        config_key({"layer": nn.Linear(1, 1)})
+
+
+def _build():
+    torch.manual_seed(0)
+    return nn.Linear(3, 2)
+
+
+def test_cache_trains_once_then_loads():
+    calls = []
+
+    def train(model):
+        calls.append(1)
+        with torch.no_grad():
+            model.weight.fill_(2.0)
+        return {"loss": [1.0]}
+
+    m1, h1 = cached({"name": "t"}, _build, train, verbose=False)
+    m2, h2 = cached({"name": "t"}, _build, train, verbose=False)
+    assert len(calls) == 1 and h1 == h2 == {"loss": [1.0]}
+    assert torch.equal(m2.weight, torch.full((2, 3), 2.0))
+
+
+def test_corrupted_cache_entry_is_retrained_with_a_warning():
+    def train(model):
+        return {"ok": True}
+
+    cached({"name": "c"}, _build, train, verbose=False)
+    path = cache_dir() / "models" / f"{config_key({'name': 'c'})}.pt"
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.warns(RuntimeWarning, match="retraining"):
+        _, history = cached({"name": "c"}, _build, train, verbose=False)
+    assert history == {"ok": True}
+    cached({"name": "c"}, _build, lambda m: pytest.fail("should load now"), verbose=False)
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    target = tmp_path / "f.bin"
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(runtime.os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        runtime.atomic_write_bytes(target, b"data")
+    assert list(tmp_path.iterdir()) == []
