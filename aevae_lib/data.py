@@ -223,8 +223,10 @@ def load_digits(test_fraction: float = 0.2, seed: int = 0):
 
 def _check_probabilities(x: torch.Tensor, name: str = "x") -> None:
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor of probabilities, got {type(x).__name__}"
-                        + (f" of dtype {x.dtype}" if isinstance(x, torch.Tensor) else ""))
+        raise TypeError(
+            f"{name} must be a floating-point tensor of probabilities, got {type(x).__name__}"
+            + (f" of dtype {x.dtype}" if isinstance(x, torch.Tensor) else "")
+        )
     if x.numel() and (torch.isnan(x).any() or x.min() < 0 or x.max() > 1):
         raise ValueError(
             f"{name} must hold pixel intensities in [0, 1], got values in "
@@ -286,5 +288,7 @@ def minibatches(
     for i, t in enumerate(tensors):
         if len(t) != n:
             raise ValueError(f"tensor {i} has {len(t)} rows but tensor 0 has {n}; they must align")
-    for idx in minibatch_indices(n, batch_size, shuffle=shuffle, generator=generator, drop_last=drop_last):
+    for idx in minibatch_indices(
+        n, batch_size, shuffle=shuffle, generator=generator, drop_last=drop_last
+    ):
         yield tuple(t[idx] for t in tensors)

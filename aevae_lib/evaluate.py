@@ -33,7 +33,9 @@ def _device(model: nn.Module) -> torch.device:
 
 
 @torch.no_grad()
-def negative_elbo(model: nn.Module, x: torch.Tensor, *, batch_size: int = 1000, seed: int = 0) -> dict:
+def negative_elbo(
+    model: nn.Module, x: torch.Tensor, *, batch_size: int = 1000, seed: int = 0
+) -> dict:
     """Mean negative ELBO over ``x`` (one posterior sample per example), with its two terms.
 
     Returns dict(neg_elbo, recon, kl) in nats per image (floats).
@@ -79,7 +81,9 @@ def iw_log_likelihood(
             z = mu + std * eps  # (kk, B, d)
             x_out, x_logvar = model._decode(z.reshape(-1, z.shape[-1]))
             x_rep = xb.expand(kk, *xb.shape).reshape(-1, xb.shape[-1])  # (kk*B, D)
-            lx = log_likelihood(model.likelihood, x_rep, x_out, 0.0 if x_logvar is None else x_logvar)
+            lx = log_likelihood(
+                model.likelihood, x_rep, x_out, 0.0 if x_logvar is None else x_logvar
+            )
             log_px_z = lx.view(kk, -1)  # (kk, B)
             log_w.append(log_px_z + log_standard_normal(z) - log_normal(z, mu, logvar))
         out.append(iw_bound(torch.cat(log_w)))
@@ -147,8 +151,10 @@ class PCA:
 
     def fit(self, x: torch.Tensor) -> PCA:
         if x.dim() != 2 or self.n_components > min(x.shape):
-            raise ValueError(f"x must be (N, D) with N, D >= n_components={self.n_components}, "
-                             f"got {tuple(x.shape)}")
+            raise ValueError(
+                f"x must be (N, D) with N, D >= n_components={self.n_components}, "
+                f"got {tuple(x.shape)}"
+            )
         x = x.double()
         self.mean = x.mean(dim=0)  # (D,)
         _, s, vt = torch.linalg.svd(x - self.mean, full_matrices=False)

@@ -40,9 +40,18 @@ def trained_judge(*, device=None, progress: bool = True, **settings):
 
     def train(model):
         data = mnist_tensors(device)
-        history = fit(model, data["x_train"], y=data["y_train"], loss_fn=classifier_loss,
-                      epochs=config["epochs"], batch_size=config["batch_size"], lr=config["lr"],
-                      seed=config["seed"], progress=progress, desc="judge")
+        history = fit(
+            model,
+            data["x_train"],
+            y=data["y_train"],
+            loss_fn=classifier_loss,
+            epochs=config["epochs"],
+            batch_size=config["batch_size"],
+            lr=config["lr"],
+            seed=config["seed"],
+            progress=progress,
+            desc="judge",
+        )
         history["test_accuracy"] = accuracy(model, data["x_test"], data["y_test"])
         return history
 
@@ -52,12 +61,17 @@ def trained_judge(*, device=None, progress: bool = True, **settings):
 @torch.no_grad()
 def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     model.eval()
-    correct = sum((model(xb).argmax(1) == yb).sum().item() for xb, yb in zip(x.split(2000), y.split(2000), strict=True))
+    correct = sum(
+        (model(xb).argmax(1) == yb).sum().item()
+        for xb, yb in zip(x.split(2000), y.split(2000), strict=True)
+    )
     return correct / len(x)
 
 
 @torch.no_grad()
-def nearest_distance(images: torch.Tensor, reference: torch.Tensor, chunk: int = 256) -> torch.Tensor:
+def nearest_distance(
+    images: torch.Tensor, reference: torch.Tensor, chunk: int = 256
+) -> torch.Tensor:
     """Euclidean distance from each image (n, D) to its nearest row of ``reference`` (N, D)."""
     out = []
     for block in images.split(chunk):
@@ -66,7 +80,9 @@ def nearest_distance(images: torch.Tensor, reference: torch.Tensor, chunk: int =
 
 
 @torch.no_grad()
-def judge_report(judge: torch.nn.Module, images: torch.Tensor, reference: torch.Tensor | None = None) -> dict:
+def judge_report(
+    judge: torch.nn.Module, images: torch.Tensor, reference: torch.Tensor | None = None
+) -> dict:
     """Score ``images`` (n, 784) in [0, 1]: confidence, class entropy, class counts, NN distance."""
     if images.dim() != 2 or images.shape[1] != 784:
         raise ValueError(f"images must have shape (n, 784), got {tuple(images.shape)}")

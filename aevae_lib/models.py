@@ -29,7 +29,9 @@ def _positive_int(value, name: str) -> int:
     return value
 
 
-def mlp(sizes: list[int], activation: str = "relu", final_activation: bool = False) -> nn.Sequential:
+def mlp(
+    sizes: list[int], activation: str = "relu", final_activation: bool = False
+) -> nn.Sequential:
     """Linear layers between consecutive ``sizes`` with ``activation`` in between."""
     if activation not in _ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
@@ -51,11 +53,15 @@ def _check_input(x: torch.Tensor, input_dim: int, name: str = "x") -> None:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}; "
-                        "use x.float() (and divide uint8 images by 255)")
+        raise TypeError(
+            f"{name} must be a floating-point tensor, got dtype {x.dtype}; "
+            "use x.float() (and divide uint8 images by 255)"
+        )
     if x.dim() != 2 or x.shape[1] != input_dim:
-        raise ValueError(f"{name} must have shape (B, {input_dim}), got {tuple(x.shape)}; "
-                         "flatten images with x.view(len(x), -1)")
+        raise ValueError(
+            f"{name} must have shape (B, {input_dim}), got {tuple(x.shape)}; "
+            "flatten images with x.view(len(x), -1)"
+        )
 
 
 @dataclass
@@ -92,8 +98,14 @@ class Autoencoder(nn.Module):
         output: "sigmoid" keeps x_hat in [0, 1]; "linear" leaves it unconstrained.
     """
 
-    def __init__(self, input_dim: int = 784, latent_dim: int = 32, hidden=(256,),
-                 activation: str = "relu", output: str = "sigmoid"):
+    def __init__(
+        self,
+        input_dim: int = 784,
+        latent_dim: int = 32,
+        hidden=(256,),
+        activation: str = "relu",
+        output: str = "sigmoid",
+    ):
         super().__init__()
         self.input_dim = _positive_int(input_dim, "input_dim")
         self.latent_dim = _positive_int(latent_dim, "latent_dim")
@@ -129,9 +141,15 @@ class VAE(nn.Module):
             log-variance head; otherwise the variance is fixed at 1 (the MSE loss up to scale).
     """
 
-    def __init__(self, input_dim: int = 784, latent_dim: int = 20, hidden=(400,),
-                 activation: str = "relu", likelihood: str = "bernoulli",
-                 learn_variance: bool = False):
+    def __init__(
+        self,
+        input_dim: int = 784,
+        latent_dim: int = 20,
+        hidden=(400,),
+        activation: str = "relu",
+        likelihood: str = "bernoulli",
+        learn_variance: bool = False,
+    ):
         super().__init__()
         self.input_dim = _positive_int(input_dim, "input_dim")
         self.latent_dim = _positive_int(latent_dim, "latent_dim")
@@ -143,7 +161,7 @@ class VAE(nn.Module):
         self.likelihood, self.learn_variance = likelihood, learn_variance
         self.encoder = mlp([input_dim, *hidden], activation, final_activation=True)
         width = hidden[-1] if hidden else input_dim
-        self.mean_layer = nn.Linear(width, latent_dim)    # mu(x)
+        self.mean_layer = nn.Linear(width, latent_dim)  # mu(x)
         self.logvar_layer = nn.Linear(width, latent_dim)  # log sigma^2(x)
         out_dim = 2 * input_dim if learn_variance else input_dim
         self.decoder = mlp([latent_dim, *hidden[::-1], out_dim], activation)
@@ -209,20 +227,27 @@ class ConvVAE(VAE):
         c = _positive_int(channels, "channels")
         self.likelihood, self.learn_variance = "bernoulli", False
         self.encoder = nn.Sequential(
-            nn.Unflatten(1, (1, 28, 28)),                                # (B, 784) -> (B, 1, 28, 28)
-            nn.Conv2d(1, c, 4, stride=2, padding=1), nn.ReLU(),           # -> (B, c, 14, 14)
-            nn.Conv2d(c, 2 * c, 4, stride=2, padding=1), nn.ReLU(),       # -> (B, 2c, 7, 7)
-            nn.Flatten(), nn.Linear(2 * c * 49, hidden), nn.ReLU(),       # -> (B, hidden)
+            nn.Unflatten(1, (1, 28, 28)),  # (B, 784) -> (B, 1, 28, 28)
+            nn.Conv2d(1, c, 4, stride=2, padding=1),
+            nn.ReLU(),  # -> (B, c, 14, 14)
+            nn.Conv2d(c, 2 * c, 4, stride=2, padding=1),
+            nn.ReLU(),  # -> (B, 2c, 7, 7)
+            nn.Flatten(),
+            nn.Linear(2 * c * 49, hidden),
+            nn.ReLU(),  # -> (B, hidden)
         )
         self.mean_layer = nn.Linear(hidden, latent_dim)
         self.logvar_layer = nn.Linear(hidden, latent_dim)
         self.decoder = nn.Sequential(
-            nn.Linear(latent_dim, hidden), nn.ReLU(),
-            nn.Linear(hidden, 2 * c * 49), nn.ReLU(),
+            nn.Linear(latent_dim, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, 2 * c * 49),
+            nn.ReLU(),
             nn.Unflatten(1, (2 * c, 7, 7)),
-            nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1), nn.ReLU(),  # -> (B, c, 14, 14)
-            nn.ConvTranspose2d(c, 1, 4, stride=2, padding=1),                 # -> (B, 1, 28, 28)
-            nn.Flatten(),                                                     # -> (B, 784) logits
+            nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1),
+            nn.ReLU(),  # -> (B, c, 14, 14)
+            nn.ConvTranspose2d(c, 1, 4, stride=2, padding=1),  # -> (B, 1, 28, 28)
+            nn.Flatten(),  # -> (B, 784) logits
         )
 
 

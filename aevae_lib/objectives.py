@@ -22,8 +22,10 @@ LIKELIHOODS = ("bernoulli", "gaussian", "continuous_bernoulli")
 
 def _check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
     if a.shape != b.shape:
-        raise ValueError(f"{name_a} has shape {tuple(a.shape)} but {name_b} has {tuple(b.shape)}; "
-                         "they must match")
+        raise ValueError(
+            f"{name_a} has shape {tuple(a.shape)} but {name_b} has {tuple(b.shape)}; "
+            "they must match"
+        )
 
 
 def _check_finite(t: torch.Tensor, name: str) -> None:
@@ -95,7 +97,9 @@ def continuous_bernoulli_log_norm(logits: torch.Tensor) -> torch.Tensor:
     near = (lam - 0.5).abs() < 1e-2
     safe = torch.where(near, torch.full_like(lam, 0.25), lam)
     # 2 atanh(1 - 2 lam) = log((1 - lam) / lam) = -logits (for the unclamped lam)
-    exact = torch.log(torch.abs(torch.log1p(-safe) - torch.log(safe))) - torch.log(torch.abs(1 - 2 * safe))
+    exact = torch.log(torch.abs(torch.log1p(-safe) - torch.log(safe))) - torch.log(
+        torch.abs(1 - 2 * safe)
+    )
     u = (lam - 0.5).pow(2)
     taylor = math.log(2.0) + (4.0 / 3.0) * u + (104.0 / 45.0) * u.pow(2)
     return torch.where(near, taylor, exact)
@@ -149,7 +153,9 @@ def iw_bound(log_weights: torch.Tensor) -> torch.Tensor:
     With k = 1 it is the ELBO; it increases with k towards log p(x) (Burda et al. 2015).
     """
     if log_weights.dim() != 2 or log_weights.shape[0] < 1:
-        raise ValueError(f"log_weights must have shape (k, B) with k >= 1, got {tuple(log_weights.shape)}")
+        raise ValueError(
+            f"log_weights must have shape (k, B) with k >= 1, got {tuple(log_weights.shape)}"
+        )
     k = log_weights.shape[0]
     return torch.logsumexp(log_weights, dim=0) - math.log(k)
 

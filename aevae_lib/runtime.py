@@ -44,7 +44,7 @@ def seed_everything(seed: int) -> torch.Generator:
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 (seeding the legacy global is the point)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
 
@@ -58,7 +58,9 @@ def get_device(prefer: str | None = None, verbose: bool = True) -> torch.device:
     """
     if prefer is not None:
         if prefer not in {"cuda", "mps", "cpu"} and not prefer.startswith("cuda:"):
-            raise ValueError(f"prefer must be 'cuda', 'cuda:N', 'mps', 'cpu' or None, got {prefer!r}")
+            raise ValueError(
+                f"prefer must be 'cuda', 'cuda:N', 'mps', 'cpu' or None, got {prefer!r}"
+            )
         if prefer.startswith("cuda") and not torch.cuda.is_available():
             raise RuntimeError("prefer='cuda' but no CUDA device is available; use 'cpu'")
         if prefer == "mps" and not _mps_available():
@@ -89,7 +91,9 @@ def fast_mode() -> bool:
         return True
     if value in _FALSE:
         return False
-    raise ValueError(f"AEVAE_FAST must be 1/0 (or true/false), got {value!r}; unset it for full mode")
+    raise ValueError(
+        f"AEVAE_FAST must be 1/0 (or true/false), got {value!r}; unset it for full mode"
+    )
 
 
 def pick(full: Any, fast: Any) -> Any:
@@ -118,7 +122,9 @@ def config_key(config: dict) -> str:
     try:
         text = json.dumps({"cache_version": CACHE_VERSION, **config}, sort_keys=True)
     except TypeError as err:
-        raise TypeError(f"config must hold only JSON values (str, int, float, bool, list, dict): {err}") from err
+        raise TypeError(
+            f"config must hold only JSON values (str, int, float, bool, list, dict): {err}"
+        ) from err
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

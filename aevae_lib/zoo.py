@@ -29,8 +29,10 @@ def mnist_tensors(device: torch.device | str = "cpu", n_train: int | None = None
     x_test, y_test = load_mnist("test")
     if n_train is not None:
         x_train, y_train = x_train[:n_train], y_train[:n_train]
-    return {k: v.to(device) for k, v in
-            dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test).items()}
+    return {
+        k: v.to(device)
+        for k, v in dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test).items()
+    }
 
 
 def _resolve(defaults: dict, overrides: dict) -> dict:
@@ -38,23 +40,46 @@ def _resolve(defaults: dict, overrides: dict) -> dict:
     if unknown:
         raise TypeError(f"unknown setting(s) {sorted(unknown)}; valid: {sorted(defaults)}")
     config = {**defaults, **overrides}
-    config["hidden"] = list(config["hidden"]) if isinstance(config.get("hidden"), (list, tuple)) \
+    config["hidden"] = (
+        list(config["hidden"])
+        if isinstance(config.get("hidden"), (list, tuple))
         else config.get("hidden")
+    )
     return config
 
 
 def ae_defaults() -> dict:
     """Settings of the book's MLP autoencoder (chapter 01)."""
-    return dict(latent_dim=30, hidden=[512, 256], activation="relu", output="sigmoid",
-                epochs=pick(20, 3), batch_size=128, lr=1e-3, seed=0,
-                n_train=pick(None, FAST_N_TRAIN))
+    return dict(
+        latent_dim=30,
+        hidden=[512, 256],
+        activation="relu",
+        output="sigmoid",
+        epochs=pick(20, 3),
+        batch_size=128,
+        lr=1e-3,
+        seed=0,
+        n_train=pick(None, FAST_N_TRAIN),
+    )
 
 
 def vae_defaults() -> dict:
     """Settings of the book's MLP VAE (chapter 04): 784-400-20, Bernoulli, dynamic binarization."""
-    return dict(latent_dim=20, hidden=[400], activation="relu", likelihood="bernoulli",
-                learn_variance=False, beta=1.0, conv=False, epochs=pick(25, 3), batch_size=128,
-                lr=1e-3, seed=0, binarize=True, n_train=pick(None, FAST_N_TRAIN))
+    return dict(
+        latent_dim=20,
+        hidden=[400],
+        activation="relu",
+        likelihood="bernoulli",
+        learn_variance=False,
+        beta=1.0,
+        conv=False,
+        epochs=pick(25, 3),
+        batch_size=128,
+        lr=1e-3,
+        seed=0,
+        binarize=True,
+        n_train=pick(None, FAST_N_TRAIN),
+    )
 
 
 def trained_ae(*, device=None, progress: bool = True, **settings):
@@ -64,14 +89,26 @@ def trained_ae(*, device=None, progress: bool = True, **settings):
     config["kind"], config["device"] = "ae", device.type
 
     def build():
-        return Autoencoder(latent_dim=config["latent_dim"], hidden=config["hidden"],
-                           activation=config["activation"], output=config["output"]).to(device)
+        return Autoencoder(
+            latent_dim=config["latent_dim"],
+            hidden=config["hidden"],
+            activation=config["activation"],
+            output=config["output"],
+        ).to(device)
 
     def train(model):
         data = mnist_tensors(device, config["n_train"])
-        return fit(model, data["x_train"], loss_fn=ae_loss, epochs=config["epochs"],
-                   batch_size=config["batch_size"], lr=config["lr"], seed=config["seed"],
-                   progress=progress, desc=f"AE d={config['latent_dim']}")
+        return fit(
+            model,
+            data["x_train"],
+            loss_fn=ae_loss,
+            epochs=config["epochs"],
+            batch_size=config["batch_size"],
+            lr=config["lr"],
+            seed=config["seed"],
+            progress=progress,
+            desc=f"AE d={config['latent_dim']}",
+        )
 
     return cached(config, build, train)
 
@@ -85,15 +122,27 @@ def trained_vae(*, device=None, progress: bool = True, **settings):
     def build():
         if config["conv"]:
             return ConvVAE(latent_dim=config["latent_dim"]).to(device)
-        return VAE(latent_dim=config["latent_dim"], hidden=config["hidden"],
-                   activation=config["activation"], likelihood=config["likelihood"],
-                   learn_variance=config["learn_variance"]).to(device)
+        return VAE(
+            latent_dim=config["latent_dim"],
+            hidden=config["hidden"],
+            activation=config["activation"],
+            likelihood=config["likelihood"],
+            learn_variance=config["learn_variance"],
+        ).to(device)
 
     def train(model):
         data = mnist_tensors(device, config["n_train"])
-        return fit(model, data["x_train"], loss_fn=vae_loss(config["likelihood"], config["beta"]),
-                   epochs=config["epochs"], batch_size=config["batch_size"], lr=config["lr"],
-                   seed=config["seed"], binarize=config["binarize"], progress=progress,
-                   desc=f"VAE d={config['latent_dim']}")
+        return fit(
+            model,
+            data["x_train"],
+            loss_fn=vae_loss(config["likelihood"], config["beta"]),
+            epochs=config["epochs"],
+            batch_size=config["batch_size"],
+            lr=config["lr"],
+            seed=config["seed"],
+            binarize=config["binarize"],
+            progress=progress,
+            desc=f"VAE d={config['latent_dim']}",
+        )
 
     return cached(config, build, train)

@@ -71,7 +71,7 @@ def fake_mnist(tmp_path, monkeypatch):
         magic, count = struct.unpack(">II", blob[:8])
         table[name] = (hashlib.md5(blob).hexdigest(), count, magic)
     monkeypatch.setattr(data, "MNIST_FILES", table)
-    folder = tmp_path / "fake" 
+    folder = tmp_path / "fake"
     (folder / "mnist").mkdir(parents=True)
     for name, blob in raw.items():
         (folder / "mnist" / f"{name}.gz").write_bytes(gzip.compress(blob))

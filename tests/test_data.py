@@ -31,9 +31,20 @@ def test_real_mnist_loads_with_published_md5s_and_label_counts(real_mnist_root):
     xt, yt = load_mnist("test", root=real_mnist_root, download=False)
     assert x.shape == (60000, 784) and xt.shape == (10000, 784)
     assert x.dtype == torch.float32 and y.dtype == torch.int64
-    assert 0.0 <= x.min() and x.max() <= 1.0
+    assert x.min() >= 0.0 and x.max() <= 1.0
     assert y[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
-    assert torch.bincount(y).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert torch.bincount(y).tolist() == [
+        5923,
+        6742,
+        5958,
+        6131,
+        5842,
+        5421,
+        5918,
+        6265,
+        5851,
+        5949,
+    ]
     assert torch.bincount(yt).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     for name, (md5, _, _) in data.MNIST_FILES.items():
         raw = gzip.decompress((real_mnist_root / "mnist" / f"{name}.gz").read_bytes())
@@ -54,7 +65,10 @@ def test_fake_files_load_from_root(fake_mnist):
     folder, raw = fake_mnist
     x, y = load_mnist("train", root=folder, download=False)
     assert x.shape == (7, 784)
-    assert torch.equal((x * 255).round().to(torch.uint8).flatten(), torch.frombuffer(bytearray(raw["train-images-idx3-ubyte"][16:]), dtype=torch.uint8))
+    assert torch.equal(
+        (x * 255).round().to(torch.uint8).flatten(),
+        torch.frombuffer(bytearray(raw["train-images-idx3-ubyte"][16:]), dtype=torch.uint8),
+    )
     assert y.tolist() == list(raw["train-labels-idx1-ubyte"][8:])
 
 
@@ -146,7 +160,9 @@ def test_corrupt_download_leaves_nothing_behind(fake_mnist, http_mirror, tmp_pat
     assert list((target / "mnist").iterdir()) == []
 
 
-def test_download_goes_to_user_cache_when_nothing_is_set(fake_mnist, http_mirror, isolated_cache, monkeypatch):
+def test_download_goes_to_user_cache_when_nothing_is_set(
+    fake_mnist, http_mirror, isolated_cache, monkeypatch
+):
     folder, _ = fake_mnist
     mirror_dir, url = http_mirror
     for f in (folder / "mnist").iterdir():
@@ -256,5 +272,5 @@ def test_minibatches_refuse_bad_arguments():
 def test_digits_are_a_small_offline_split():
     x, y, xt, yt = load_digits()
     assert x.shape[1] == 64 and len(x) + len(xt) == 1797
-    assert 0.0 <= x.min() and x.max() <= 1.0
+    assert x.min() >= 0.0 and x.max() <= 1.0
     assert set(y.unique().tolist()) == set(range(10))

@@ -10,7 +10,15 @@ import torch
 from torch import nn
 
 from aevae_lib import runtime
-from aevae_lib.runtime import cache_dir, cached, config_key, fast_mode, get_device, pick, seed_everything
+from aevae_lib.runtime import (
+    cache_dir,
+    cached,
+    config_key,
+    fast_mode,
+    get_device,
+    pick,
+    seed_everything,
+)
 
 
 def test_seeding_reproduces_a_torch_result():
@@ -64,8 +72,10 @@ def test_cache_dir_follows_variable(monkeypatch, tmp_path):
 
 def test_config_key_is_stable_across_processes():
     config = {"latent_dim": 20, "hidden": [400], "lr": 1e-3, "beta": 1.0}
-    code = ("from aevae_lib.runtime import config_key;"
-            "print(config_key({'beta': 1.0, 'lr': 1e-3, 'hidden': [400], 'latent_dim': 20}))")
+    code = (
+        "from aevae_lib.runtime import config_key;"
+        "print(config_key({'beta': 1.0, 'lr': 1e-3, 'hidden': [400], 'latent_dim': 20}))"
+    )
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert other.stdout.strip() == config_key(config)
 
