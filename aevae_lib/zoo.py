@@ -58,6 +58,7 @@ def ae_defaults() -> dict:
         epochs=pick(20, 3),
         batch_size=128,
         lr=1e-3,
+        schedule="constant",
         seed=0,
         n_train=pick(None, FAST_N_TRAIN),
     )
@@ -74,8 +75,9 @@ def vae_defaults() -> dict:
         beta=1.0,
         conv=False,
         epochs=pick(25, 3),
-        batch_size=128,
-        lr=1e-3,
+        batch_size=256,
+        lr=3e-3,
+        schedule="cosine",
         seed=0,
         binarize=True,
         n_train=pick(None, FAST_N_TRAIN),
@@ -106,6 +108,7 @@ def trained_ae(*, device=None, progress: bool = True, **settings):
             batch_size=config["batch_size"],
             lr=config["lr"],
             seed=config["seed"],
+            schedule=config["schedule"],
             progress=progress,
             desc=f"AE d={config['latent_dim']}",
         )
@@ -141,6 +144,7 @@ def trained_vae(*, device=None, progress: bool = True, **settings):
             lr=config["lr"],
             seed=config["seed"],
             binarize=config["binarize"],
+            schedule=config["schedule"],
             progress=progress,
             desc=f"VAE d={config['latent_dim']}",
         )
