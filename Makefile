@@ -1,0 +1,92 @@
+# The AE/VAE book. `make help` lists the targets.
+#
+# Every target installs what it needs into .venv (once; again only when pyproject.toml or
+# constraints.txt change) and calls the tools by their .venv/bin paths, so no environment
+# needs activating.
+#
+# Variables you may set (on the command line or in the environment):
+#   PYTHON=python3.12      the interpreter that creates .venv (3.10 or newer)
+#   AEVAE_DATA=/path       folder with the four MNIST .gz files (or a mnist/ subfolder).
+#                          Unset: ../shared/data when that folder exists, else the library's
+#                          own look-up (user cache, then a verified download).
+#                          A relative path is taken from the repository root.
+#   AEVAE_FAST=1           shrink epochs and data for quick runs
+#   AEVAE_CACHE=/path      where trained models are cached
+#   TORCH_INDEX_URL=URL    an extra pip index for the PyTorch wheel, e.g. PyTorch's CPU-only
+#                          index, which keeps Linux installs from pulling the CUDA build
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.aevae-installed
+# The torch pin lives in constraints.txt; install it first so that nothing pulls another build.
+TORCH := $(shell grep -E '^torch==' constraints.txt)
+TORCH_INDEX_URL ?=
+PIP_TORCH_FLAGS := $(if $(TORCH_INDEX_URL),--extra-index-url $(TORCH_INDEX_URL))
+
+ifeq ($(origin AEVAE_DATA),undefined)
+  ifneq ($(wildcard ../shared/data/.),)
+    export AEVAE_DATA := $(abspath ../shared/data)
+  endif
+else ifneq ($(AEVAE_DATA),)
+  # Notebooks run with notebooks/ as their working directory: pass an absolute path.
+  export AEVAE_DATA := $(abspath $(AEVAE_DATA))
+endif
+
+# Jupyter kernels show figures through the inline backend; MPLBACKEND=Agg (common in CI)
+# would silently drop every figure from the book. Notebook runs therefore unset it;
+# matplotlib falls back to Agg by itself where there is no display.
+NB_ENV := env -u MPLBACKEND
+
+.PHONY: help install vendor book test lint lab clean distclean
+
+help:
+	@echo "make book       build the book into _build/html (executes the notebooks, cached)"
+	@echo "make test       run the unit tests and every notebook (pytest + nbval)"
+	@echo "make lab        open JupyterLab in the project's environment"
+	@echo "make lint       ruff, and check that notebooks are stored without outputs"
+	@echo "make install    create .venv and install everything (the others do it for you)"
+	@echo "make clean      remove build outputs (_build, caches of pytest and ruff)"
+	@echo "make distclean  also remove .venv, _vendor and the trained-model cache .cache/"
+	@echo
+	@echo "AEVAE_DATA=$(if $(AEVAE_DATA),$(AEVAE_DATA),(unset: the library looks up or downloads MNIST))"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
+	  || { echo "Python 3.10 or newer is needed (set PYTHON=...)" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install -c constraints.txt $(PIP_TORCH_FLAGS) "$(TORCH)"
+	$(BIN)/python -m pip install -c constraints.txt -e '.[test,book,lab]'
+	@touch $@
+
+install: $(STAMP)
+
+vendor:
+	tools/vendor_js.sh
+
+book: $(STAMP) vendor
+	$(NB_ENV) $(BIN)/jupyter-book build . -W -n --keep-going
+	@echo
+	@echo "The book is in $(CURDIR)/_build/html; open $(CURDIR)/_build/html/index.html"
+
+test: $(STAMP)
+	$(NB_ENV) $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/nbstripout --verify notebooks/*.ipynb
+
+lab: $(STAMP)
+	$(NB_ENV) $(BIN)/jupyter lab
+
+clean:
+	rm -rf _build .pytest_cache .ruff_cache
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) _vendor .cache
