@@ -77,9 +77,10 @@ book: $(STAMP) vendor
 test: $(STAMP)
 	$(NB_ENV) $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env
 
+# --keep-id: cell ids carry no output; keeping them keeps diffs small (same in pre-commit).
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/nbstripout --verify notebooks/*.ipynb
+	$(BIN)/nbstripout --verify --keep-id notebooks/*.ipynb
 
 lab: $(STAMP)
 	$(NB_ENV) $(BIN)/jupyter lab
