@@ -28,6 +28,20 @@ def _check_k(k) -> int:
     return k
 
 
+def _check_vae(model: nn.Module) -> None:
+    if not (hasattr(model, "reparameterize") and hasattr(model, "likelihood")):
+        raise TypeError(
+            f"model must be a VAE (encode -> (mu, logvar), a likelihood), got "
+            f"{type(model).__name__}; use reconstruct / sse_per_image for an Autoencoder"
+        )
+
+
+def _positive(value, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
 def _device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
@@ -40,6 +54,8 @@ def negative_elbo(
 
     Returns dict(neg_elbo, recon, kl) in nats per image (floats).
     """
+    _check_vae(model)
+    _positive(batch_size, "batch_size")
     model.eval()
     torch.manual_seed(seed)
     totals = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
@@ -64,6 +80,8 @@ def iw_log_likelihood(
     most ``max_rows`` images so that k = 5000 fits in memory.
     """
     _check_k(k)
+    _check_vae(model)
+    _positive(max_rows, "max_rows")
     model.eval()
     device = _device(model)
     gen = torch.Generator(device=device).manual_seed(seed)
@@ -99,6 +117,7 @@ def test_nll(model: nn.Module, x: torch.Tensor, k: int = 100, **kwargs) -> float
 @torch.no_grad()
 def kl_per_dimension(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     """Average KL(q(z_j | x) || N(0, 1)) of each latent dimension j over ``x``, shape (d,)."""
+    _check_vae(model)
     model.eval()
     total = None
     for xb in x.split(batch_size):
@@ -112,6 +131,7 @@ def kl_per_dimension(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) 
 def active_units(model: nn.Module, x: torch.Tensor, threshold: float = 0.01) -> int:
     """Latent dimensions whose posterior mean varies with x: Cov_x(E_q[z_j]) > threshold
     (Burda et al. 2015, Section 5.2)."""
+    _check_vae(model)
     mu = torch.cat([model.encode(xb.to(_device(model)))[0] for xb in x.split(1000)])
     return int((mu.var(dim=0) > threshold).sum())
 

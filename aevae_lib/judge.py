@@ -18,8 +18,8 @@ import torch
 
 from .models import DigitClassifier
 from .runtime import cached, get_device, pick
-from .train import classifier_loss, fit
-from .zoo import mnist_tensors
+from .train import check_fit_settings, classifier_loss, fit
+from .zoo import mnist_tensors, unknown_settings_message
 
 
 def judge_defaults() -> dict:
@@ -31,7 +31,10 @@ def trained_judge(*, device=None, progress: bool = True, **settings):
     config = {**judge_defaults(), **settings}
     unknown = set(settings) - set(judge_defaults())
     if unknown:
-        raise TypeError(f"unknown setting(s) {sorted(unknown)}; valid: {sorted(judge_defaults())}")
+        raise TypeError(unknown_settings_message(unknown, judge_defaults()))
+    check_fit_settings(
+        epochs=config["epochs"], batch_size=config["batch_size"], lr=config["lr"], seed=config["seed"]
+    )
     device = torch.device(device) if device is not None else get_device(verbose=False)
     config["kind"], config["device"] = "judge", device.type
 

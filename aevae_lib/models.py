@@ -62,6 +62,12 @@ def _check_input(x: torch.Tensor, input_dim: int, name: str = "x") -> None:
             f"{name} must have shape (B, {input_dim}), got {tuple(x.shape)}; "
             "flatten images with x.view(len(x), -1)"
         )
+    if not torch.isfinite(x).all():
+        n_nan, n_inf = int(torch.isnan(x).sum()), int(torch.isinf(x).sum())
+        raise ValueError(
+            f"{name} must be finite, got {n_nan} NaN and {n_inf} infinite value(s); "
+            "check the data (and the learning rate, if it came from a model that diverged)"
+        )
 
 
 @dataclass
@@ -257,6 +263,11 @@ class DigitClassifier(nn.Module):
     def __init__(self, input_dim: int = 784, hidden=(512, 512), dropout: float = 0.2):
         super().__init__()
         self.input_dim = _positive_int(input_dim, "input_dim")
+        hidden = [_positive_int(h, "hidden sizes") for h in hidden]
+        if not hidden:
+            raise ValueError("hidden must list at least one layer size, got ()")
+        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
         layers: list[nn.Module] = []
         for a, b in zip([input_dim, *hidden[:-1]], hidden, strict=True):
             layers += [nn.Linear(a, b), nn.ReLU(), nn.Dropout(dropout)]

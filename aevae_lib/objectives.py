@@ -30,7 +30,11 @@ def _check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str
 
 def _check_finite(t: torch.Tensor, name: str) -> None:
     if not torch.isfinite(t).all():
-        raise ValueError(f"{name} contains NaN or infinite values; check the input data")
+        n_nan, n_inf = int(torch.isnan(t).sum()), int(torch.isinf(t).sum())
+        raise ValueError(
+            f"{name} must be finite, got {n_nan} NaN and {n_inf} infinite value(s) among "
+            f"{t.numel()}; check the input data (torch.isfinite({name}).all() finds them)"
+        )
 
 
 def _check_unit_interval(x: torch.Tensor, name: str, likelihood: str) -> None:
@@ -93,13 +97,12 @@ def continuous_bernoulli_log_norm(logits: torch.Tensor) -> torch.Tensor:
     C(lambda) = 2 atanh(1 - 2 lambda) / (1 - 2 lambda) for lambda != 1/2, and 2 at lambda = 1/2.
     Computed stably from logits; a Taylor expansion is used near lambda = 1/2.
     """
-    lam = torch.sigmoid(logits).clamp(1e-6, 1 - 1e-6)
+    lam = torch.sigmoid(logits)
     near = (lam - 0.5).abs() < 1e-2
-    safe = torch.where(near, torch.full_like(lam, 0.25), lam)
-    # 2 atanh(1 - 2 lam) = log((1 - lam) / lam) = -logits (for the unclamped lam)
-    exact = torch.log(torch.abs(torch.log1p(-safe) - torch.log(safe))) - torch.log(
-        torch.abs(1 - 2 * safe)
-    )
+    # 2 atanh(1 - 2 lam) = -logits and 1 - 2 lam = -tanh(logits / 2), so C = logits / tanh(logits / 2),
+    # an even function: exact for every logit, no clamping of lam (which was off for |logits| > 14)
+    safe = torch.where(near, torch.ones_like(logits), logits).abs()
+    exact = torch.log(safe) - torch.log(torch.tanh(safe / 2))
     u = (lam - 0.5).pow(2)
     taylor = math.log(2.0) + (4.0 / 3.0) * u + (104.0 / 45.0) * u.pow(2)
     return torch.where(near, taylor, exact)
@@ -141,6 +144,11 @@ def elbo_loss(
     """
     if not isinstance(beta, (int, float)) or isinstance(beta, bool) or not beta >= 0:
         raise ValueError(f"beta must be a number >= 0, got {beta!r}")
+    if not all(hasattr(out, field) for field in ("x_out", "mu", "logvar")):
+        raise TypeError(
+            "out must be the VAEOutput that VAE.forward returns (fields x_out, mu, logvar), "
+            f"got {type(out).__name__}; call elbo_loss(x, model(x))"
+        )
     x_logvar = getattr(out, "x_logvar", None)
     recon = -log_likelihood(likelihood, x, out.x_out, 0.0 if x_logvar is None else x_logvar)
     kl = gaussian_kl(out.mu, out.logvar)

@@ -163,13 +163,14 @@ def cached(
     Used in: every chapter that trains a model, so later chapters reuse earlier ones.
     """
     key = config_key(config)
+    config = json.loads(json.dumps(config))  # stored as JSON values: a tuple comes back a list
     path = cache_dir() / folder / f"{key}.pt"
     model = build()
     if path.exists():
         try:
             entry = torch.load(path, map_location="cpu", weights_only=True)
             model.load_state_dict(entry["state_dict"])
-            if entry.get("config") != json.loads(json.dumps(config)):
+            if entry.get("config") != config:
                 raise ValueError("stored config differs from the requested one")
             if verbose:
                 print(f"Loaded cached model {key} from {path.parent}")

@@ -23,6 +23,9 @@ from .objectives import LIKELIHOODS, elbo_loss
 
 LossFn = Callable[[nn.Module, torch.Tensor], dict]
 
+#: Learning-rate schedules ``fit`` knows.
+SCHEDULES = ("constant", "cosine")
+
 
 def ae_loss(model: nn.Module, x: torch.Tensor) -> dict:
     """Autoencoder loss: squared error summed over pixels, mean over the batch (nats-free)."""
@@ -79,11 +82,8 @@ def fit(
     Returns:
         dict of lists, one value per epoch for every key of the loss dict, plus "seconds".
     """
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr!r}")
+    check_fit_settings(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, schedule=schedule)
+    _check_data(x, y)
     from tqdm.auto import tqdm
 
     gen = torch.Generator(device="cpu").manual_seed(seed)
@@ -99,6 +99,12 @@ def fit(
         for step, batch in enumerate(minibatches(*tensors, batch_size=batch_size, generator=gen)):
             xb = _binarize(batch[0], gen) if binarize else batch[0]
             terms = loss_fn(model, xb, *batch[1:])
+            if not isinstance(terms, dict) or "loss" not in terms:
+                raise TypeError(
+                    "loss_fn must return a dict with a 'loss' entry (e.g. {'loss': loss}), "
+                    f"got {type(terms).__name__}"
+                    + (f" with keys {sorted(terms)}" if isinstance(terms, dict) else "")
+                )
             loss = terms["loss"]
             if not torch.isfinite(loss):
                 raise FloatingPointError(
@@ -120,6 +126,39 @@ def fit(
         bar.set_postfix(loss=f"{history['loss'][-1]:.2f}")
     model.eval()
     return history
+
+
+def check_fit_settings(
+    *, epochs: int, batch_size: int, lr: float, seed: int = 0, schedule: str = "constant"
+) -> None:
+    """Refuse bad training settings with a message naming the setting (used by fit and zoo)."""
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0:
+        raise ValueError(f"lr must be a number > 0 (e.g. 1e-3), got {lr!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+
+
+def _check_data(x, y) -> None:
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise TypeError(
+            "x must be a floating-point torch.Tensor (N, D), got "
+            + (f"dtype {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__)
+        )
+    if len(x) == 0:
+        raise ValueError(f"x must hold at least one example, got shape {tuple(x.shape)}")
+    if not torch.isfinite(x).all():
+        bad = (~torch.isfinite(x.reshape(len(x), -1))).any(dim=1).nonzero().flatten()
+        raise ValueError(
+            f"x must be finite, got NaN or infinite values in {len(bad)} of {len(x)} examples "
+            f"(first: row {bad[0].item()}); clean or drop them before training"
+        )
+    if y is not None and len(y) != len(x):
+        raise ValueError(f"y must have one label per example of x: x has {len(x)}, y has {len(y)}")
 
 
 def _scheduler(optimizer: torch.optim.Optimizer, schedule: str, total_steps: int):

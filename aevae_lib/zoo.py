@@ -12,12 +12,14 @@ Used in: notebooks/01_autoencoder.ipynb (trained_ae) and 04_vae.ipynb (trained_v
 
 from __future__ import annotations
 
+import difflib
+
 import torch
 
 from .data import load_mnist
 from .models import VAE, Autoencoder, ConvVAE
 from .runtime import cached, get_device, pick
-from .train import ae_loss, fit, vae_loss
+from .train import ae_loss, check_fit_settings, fit, vae_loss
 
 #: Number of training images used in fast mode.
 FAST_N_TRAIN = 10_000
@@ -38,14 +40,40 @@ def mnist_tensors(device: torch.device | str = "cpu", n_train: int | None = None
 def _resolve(defaults: dict, overrides: dict) -> dict:
     unknown = set(overrides) - set(defaults)
     if unknown:
-        raise TypeError(f"unknown setting(s) {sorted(unknown)}; valid: {sorted(defaults)}")
+        raise TypeError(unknown_settings_message(unknown, defaults))
     config = {**defaults, **overrides}
+    # fail before any data is loaded or a model is built
+    check_fit_settings(
+        epochs=config["epochs"],
+        batch_size=config["batch_size"],
+        lr=config["lr"],
+        seed=config["seed"],
+        schedule=config.get("schedule", "constant"),
+    )
+    n_train = config.get("n_train")
+    if n_train is not None and (not isinstance(n_train, int) or n_train <= 0):
+        raise ValueError(f"n_train must be a positive int or None (all 60,000), got {n_train!r}")
+    beta = config.get("beta", 1.0)
+    if not isinstance(beta, (int, float)) or isinstance(beta, bool) or not beta >= 0:
+        raise ValueError(f"beta must be a number >= 0, got {beta!r}")
+    if config.get("conv") and (config["likelihood"] != "bernoulli" or config["learn_variance"]):
+        raise ValueError(
+            "conv=True builds a ConvVAE, which has a Bernoulli likelihood only; got "
+            f"likelihood={config['likelihood']!r}, learn_variance={config['learn_variance']!r}"
+        )
     config["hidden"] = (
         list(config["hidden"])
         if isinstance(config.get("hidden"), (list, tuple))
         else config.get("hidden")
     )
     return config
+
+
+def unknown_settings_message(unknown, valid) -> str:
+    """"unknown setting(s) ['x'] (did you mean 'y'?); valid: [...]", for a TypeError."""
+    hints = [m for name in sorted(unknown) for m in difflib.get_close_matches(name, valid, n=1)]
+    hint = f" (did you mean {', '.join(map(repr, hints))}?)" if hints else ""
+    return f"unknown setting(s) {sorted(unknown)}{hint}; valid: {sorted(valid)}"
 
 
 def ae_defaults() -> dict:
