@@ -36,6 +36,13 @@ else ifneq ($(AEVAE_DATA),)
   export AEVAE_DATA := $(abspath $(AEVAE_DATA))
 endif
 
+# The book's execution cache (_build/.jupyter_cache) is keyed on each notebook's text only.
+# So that a fast-mode build never hands its outputs to a full one, fast builds go to their
+# own folder; and when aevae_lib (or the pins) change, every notebook is executed again.
+FAST := $(filter 1 true yes,$(shell echo '$(AEVAE_FAST)' | tr 'A-Z' 'a-z'))
+BOOK_OUT := $(if $(FAST),_build/fast,.)
+LIB_HASH = $(shell find aevae_lib -name '*.py' | LC_ALL=C sort | xargs cat constraints.txt | sha256sum | cut -c1-16)
+
 # Jupyter kernels show figures through the inline backend; MPLBACKEND=Agg (common in CI)
 # would silently drop every figure from the book. Notebook runs therefore unset it;
 # matplotlib falls back to Agg by itself where there is no display.
@@ -44,7 +51,8 @@ NB_ENV := env -u MPLBACKEND
 .PHONY: help install vendor book test lint lab clean distclean
 
 help:
-	@echo "make book       build the book into _build/html (executes the notebooks, cached)"
+	@echo "make book       build the book into _build/html (executes the notebooks, cached;"
+	@echo "                with AEVAE_FAST=1 into _build/fast/_build/html)"
 	@echo "make test       run the unit tests and every notebook (pytest + nbval)"
 	@echo "make lab        open JupyterLab in the project's environment"
 	@echo "make lint       ruff, and check that notebooks are stored without outputs"
@@ -70,9 +78,15 @@ vendor:
 	tools/vendor_js.sh
 
 book: $(STAMP) vendor
-	$(NB_ENV) $(BIN)/jupyter-book build . -W -n --keep-going
+	@out=$(BOOK_OUT)/_build; mkdir -p $$out; \
+	if [ -d $$out/.jupyter_cache ] && [ "$$(cat $$out/.aevae_lib-hash 2>/dev/null)" != "$(LIB_HASH)" ]; then \
+	  echo "aevae_lib or constraints.txt changed: every notebook will be executed again"; \
+	  rm -rf $$out/.jupyter_cache; \
+	fi; \
+	echo "$(LIB_HASH)" > $$out/.aevae_lib-hash
+	$(NB_ENV) $(BIN)/jupyter-book build . --path-output $(BOOK_OUT) -W -n --keep-going
 	@echo
-	@echo "The book is in $(CURDIR)/_build/html; open $(CURDIR)/_build/html/index.html"
+	@echo "The book is in $(abspath $(BOOK_OUT))/_build/html; open $(abspath $(BOOK_OUT))/_build/html/index.html"
 
 test: $(STAMP)
 	$(NB_ENV) $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env
