@@ -236,10 +236,9 @@ def load_digits(test_fraction: float = 0.2, seed: int = 0):
 
     Returns ``(x_train, y_train, x_test, y_test)``; images float32 (N, 64) in [0, 1].
     """
-    from sklearn.datasets import load_digits as _sk_load_digits
-
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    from sklearn.datasets import load_digits as _sk_load_digits  # slow import: only when used
     bunch = _sk_load_digits()
     x = torch.tensor(bunch.data, dtype=torch.float32) / 16.0  # (1797, 64), values 0..16 -> [0, 1]
     y = torch.tensor(bunch.target, dtype=torch.int64)

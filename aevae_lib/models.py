@@ -163,7 +163,9 @@ class VAE(nn.Module):
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
         if learn_variance and likelihood != "gaussian":
-            raise ValueError("learn_variance=True needs likelihood='gaussian'")
+            raise ValueError(
+                f"learn_variance=True needs likelihood='gaussian', got likelihood={likelihood!r}"
+            )
         self.likelihood, self.learn_variance = likelihood, learn_variance
         self.encoder = mlp([input_dim, *hidden], activation, final_activation=True)
         width = hidden[-1] if hidden else input_dim

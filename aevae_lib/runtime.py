@@ -177,7 +177,8 @@ def cached(
             return model, entry["history"]
         except Exception as err:  # any damage: warn, retrain, overwrite
             warnings.warn(
-                f"cache entry {path} is unreadable or does not match ({err}); retraining it",
+                f"cache entry {path} is unreadable or does not match ({' '.join(str(err).split())}); "
+                "retraining it",
                 RuntimeWarning,
                 stacklevel=2,
             )

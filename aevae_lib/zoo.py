@@ -70,7 +70,7 @@ def _resolve(defaults: dict, overrides: dict) -> dict:
 
 
 def unknown_settings_message(unknown, valid) -> str:
-    """"unknown setting(s) ['x'] (did you mean 'y'?); valid: [...]", for a TypeError."""
+    """The TypeError message: unknown setting(s) ['x'] (did you mean 'y'?); valid: [...]."""
     hints = [m for name in sorted(unknown) for m in difflib.get_close_matches(name, valid, n=1)]
     hint = f" (did you mean {', '.join(map(repr, hints))}?)" if hints else ""
     return f"unknown setting(s) {sorted(unknown)}{hint}; valid: {sorted(valid)}"
