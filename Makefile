@@ -36,16 +36,14 @@ else ifneq ($(AEVAE_DATA),)
   export AEVAE_DATA := $(abspath $(AEVAE_DATA))
 endif
 
-# The book's execution cache (_build/.jupyter_cache) is keyed on each notebook's text only.
-# So that a fast-mode build never hands its outputs to a full one, fast builds go to their
-# own folder; and when aevae_lib (or the pins) change, every notebook is executed again.
+# Fast-mode builds go to their own folder, so that their outputs never reach the full book
+# through the execution cache (which is keyed on notebook text only).
 FAST := $(filter 1 true yes,$(shell echo '$(AEVAE_FAST)' | tr 'A-Z' 'a-z'))
 BOOK_OUT := $(if $(FAST),_build/fast,.)
-LIB_HASH = $(shell find aevae_lib -name '*.py' | LC_ALL=C sort | xargs cat constraints.txt | sha256sum | cut -c1-16)
 
 # Jupyter kernels show figures through the inline backend; MPLBACKEND=Agg (common in CI)
-# would silently drop every figure from the book. Notebook runs therefore unset it;
-# matplotlib falls back to Agg by itself where there is no display.
+# would silently drop every figure from the book. Notebook runs therefore unset it (here
+# and in tools/build_book.sh); matplotlib picks Agg by itself where there is no display.
 NB_ENV := env -u MPLBACKEND
 
 .PHONY: help install vendor book test lint lab clean distclean
@@ -77,16 +75,10 @@ install: $(STAMP)
 vendor:
 	tools/vendor_js.sh
 
+# tools/build_book.sh runs jupyter-book build -W -n --keep-going, and rebuilds everything
+# when aevae_lib changed or the last build failed (see the script).
 book: $(STAMP) vendor
-	@out=$(BOOK_OUT)/_build; mkdir -p $$out; \
-	if [ -d $$out/.jupyter_cache ] && [ "$$(cat $$out/.aevae_lib-hash 2>/dev/null)" != "$(LIB_HASH)" ]; then \
-	  echo "aevae_lib or constraints.txt changed: every notebook will be executed again"; \
-	  rm -rf $$out/.jupyter_cache; \
-	fi; \
-	echo "$(LIB_HASH)" > $$out/.aevae_lib-hash
-	$(NB_ENV) $(BIN)/jupyter-book build . --path-output $(BOOK_OUT) -W -n --keep-going
-	@echo
-	@echo "The book is in $(abspath $(BOOK_OUT))/_build/html; open $(abspath $(BOOK_OUT))/_build/html/index.html"
+	tools/build_book.sh $(BOOK_OUT)
 
 test: $(STAMP)
 	$(NB_ENV) $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env
