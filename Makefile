@@ -53,7 +53,7 @@ help:
 	@echo "                with AEVAE_FAST=1 into _build/fast/_build/html)"
 	@echo "make test       run the unit tests and every notebook (pytest + nbval)"
 	@echo "make lab        open JupyterLab in the project's environment"
-	@echo "make lint       ruff, and check that notebooks are stored without outputs"
+	@echo "make lint       ruff; notebooks stored without outputs; LaTeX macros documented"
 	@echo "make install    create .venv and install everything (the others do it for you)"
 	@echo "make clean      remove build outputs (_build, caches of pytest and ruff)"
 	@echo "make distclean  also remove .venv, _vendor and the trained-model cache .cache/"
@@ -87,9 +87,12 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/nbstripout --verify --keep-id notebooks/*.ipynb
+	$(BIN)/python tools/macros.py --check
 
+# Containers often run as root, which JupyterLab refuses without --allow-root.
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: $(STAMP)
-	$(NB_ENV) $(BIN)/jupyter lab
+	$(NB_ENV) $(BIN)/jupyter lab $(LAB_ARGS)
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache
