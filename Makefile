@@ -11,7 +11,7 @@
 #                          own look-up (user cache, then a verified download).
 #                          A relative path is taken from the repository root.
 #   AEVAE_FAST=1           shrink epochs and data for quick runs
-#   AEVAE_CACHE=/path      where trained models are cached
+#   AEVAE_CACHE=/path      where trained models are cached (relative: from the repository root)
 #   TORCH_INDEX_URL=URL    an extra pip index for the PyTorch wheel, e.g. PyTorch's CPU-only
 #                          index, which keeps Linux installs from pulling the CUDA build
 
@@ -34,6 +34,9 @@ ifeq ($(origin AEVAE_DATA),undefined)
 else ifneq ($(AEVAE_DATA),)
   # Notebooks run with notebooks/ as their working directory: pass an absolute path.
   export AEVAE_DATA := $(abspath $(AEVAE_DATA))
+endif
+ifneq ($(AEVAE_CACHE),)
+  export AEVAE_CACHE := $(abspath $(AEVAE_CACHE))
 endif
 
 # Fast-mode builds go to their own folder, so that their outputs never reach the full book
