@@ -167,12 +167,18 @@ def _download(name: str, folder: Path) -> Path:
             ) as err:
                 errors.append(f"{url}: {err}")
                 continue
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(blob)
-                fh.flush()
-                os.fsync(fh.fileno())
-            fd = -1
-            os.replace(tmp, target)
+            fh, fd = os.fdopen(fd, "wb"), -1  # the file object owns (and closes) the descriptor
+            try:
+                with fh:
+                    fh.write(blob)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, target)
+            except OSError as err:  # e.g. a full disk: the partial .part file is removed below
+                raise DataError(
+                    f"could not save {target} ({err}); nothing was kept. Free some disk space or "
+                    "set AEVAE_DATA to a writable folder, then run again."
+                ) from err
             return target
     finally:
         if fd != -1:
