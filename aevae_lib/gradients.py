@@ -1,0 +1,135 @@
+"""Two ways to differentiate an expectation E_{z ~ N(mu, sigma^2)}[f(z)] by sampling.
+
+pathwise (reparameterization):  z = mu + sigma * eps,   grad = d f(mu + sigma * eps) / d(mu, sigma)
+score function (REINFORCE):     grad = f(z) * d log N(z; mu, sigma^2) / d(mu, sigma)
+
+Both are unbiased; their variances differ, often by orders of magnitude (Williams 1992;
+Kingma and Welling 2013; Mohamed et al. 2020). This module returns *per-sample* gradient
+estimates, so a notebook can average them, put error bars on them and measure their variance,
+both on a one-dimensional toy and on the encoder of a trained VAE.
+
+Used in: notebooks/05_reparameterization_trick.ipynb.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from .objectives import gaussian_kl, log_likelihood, log_normal
+
+ESTIMATORS = ("pathwise", "score")
+
+
+def _check_estimator(estimator: str) -> None:
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+
+
+def toy_gradient_samples(
+    f: Callable[[torch.Tensor], torch.Tensor],
+    mu: float,
+    sigma: float,
+    n: int,
+    estimator: str,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """n independent single-sample estimates of d/d(mu, sigma) E_{N(mu, sigma^2)}[f(z)]. (n, 2).
+
+    Column 0 estimates the derivative in mu, column 1 the derivative in sigma. ``f`` maps a
+    tensor of z values elementwise to f(z) and must be written in torch (for autograd).
+    """
+    _check_estimator(estimator)
+    if not sigma > 0 or n < 1:
+        raise ValueError(f"need sigma > 0 and n >= 1, got sigma={sigma!r}, n={n!r}")
+    mu_t = torch.full((n,), float(mu), dtype=torch.float64, requires_grad=True)
+    sigma_t = torch.full((n,), float(sigma), dtype=torch.float64, requires_grad=True)
+    eps = torch.randn(n, generator=generator, dtype=torch.float64)
+    if estimator == "pathwise":
+        z = mu_t + sigma_t * eps  # gradients flow through z
+        surrogate = f(z)
+    else:
+        z = (mu_t + sigma_t * eps).detach()  # a plain sample: no path back to (mu, sigma)
+        log_q = torch.distributions.Normal(mu_t, sigma_t).log_prob(z)
+        surrogate = f(z).detach() * log_q  # its gradient is f(z) * score
+    surrogate.sum().backward()  # sample i only touches mu_t[i], sigma_t[i]
+    return torch.stack([mu_t.grad, sigma_t.grad], dim=1)
+
+
+def encoder_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The parameters phi of q(z | x): the encoder trunk plus the mean and log-variance layers."""
+    return [
+        *model.encoder.parameters(),
+        *model.mean_layer.parameters(),
+        *model.logvar_layer.parameters(),
+    ]
+
+
+def elbo_surrogate(model: nn.Module, x: torch.Tensor, estimator: str) -> dict:
+    """A loss whose gradient is a single-sample estimate of -grad ELBO, batch mean.
+
+    Both estimators use the closed-form KL (its gradient is exact); they differ only in how
+    the reconstruction term E_q[log p(x | z)] is differentiated with respect to phi:
+        pathwise: backpropagate through z = mu + sigma * eps;
+        score:    log p(x | z) * grad log q(z | x), with z treated as a constant.
+    Returns dict(loss, neg_elbo, recon, kl); only ``loss`` is meant for ``backward()``.
+    """
+    _check_estimator(estimator)
+    mu, logvar = model.encode(x)  # (B, d) each
+    z = model.reparameterize(mu, logvar)  # (B, d)
+    if estimator == "score":
+        z = z.detach()
+    x_out, x_logvar = model._decode(z)
+    log_px_z = log_likelihood(model.likelihood, x, x_out, 0.0 if x_logvar is None else x_logvar)
+    kl = gaussian_kl(mu, logvar)  # (B,)
+    if estimator == "pathwise":
+        surrogate = -log_px_z + kl
+    else:
+        log_q = log_normal(z, mu, logvar)  # (B,), differentiable in phi only
+        # decoder still learns from log p(x|z); the encoder gets the score-function term
+        surrogate = -log_px_z - log_px_z.detach() * log_q + kl
+    neg_elbo = (-log_px_z + kl).detach()
+    return {
+        "loss": surrogate.mean(),
+        "neg_elbo": neg_elbo.mean(),
+        "recon": -log_px_z.detach().mean(),
+        "kl": kl.detach().mean(),
+    }
+
+
+def encoder_gradient_samples(
+    model: nn.Module, x: torch.Tensor, estimator: str, n_repeats: int, seed: int = 0
+) -> torch.Tensor:
+    """``n_repeats`` independent estimates of the ELBO gradient w.r.t. the encoder parameters.
+
+    The batch ``x`` (B, D) and the weights stay fixed; only the noise eps changes between
+    repeats. Returns (n_repeats, P) with P the number of encoder parameters.
+    """
+    _check_estimator(estimator)
+    params = encoder_parameters(model)
+    torch.manual_seed(seed)  # the noise inside model.reparameterize
+    rows = []
+    for _ in range(n_repeats):
+        loss = elbo_surrogate(model, x, estimator)["loss"]
+        grads = torch.autograd.grad(loss, params)
+        rows.append(torch.cat([g.reshape(-1) for g in grads]))
+    return torch.stack(rows)
+
+
+def total_variance(samples: torch.Tensor) -> float:
+    """Trace of the covariance of gradient samples (n, P): sum over parameters of their variance."""
+    if samples.dim() != 2 or samples.shape[0] < 2:
+        raise ValueError(f"need samples of shape (n >= 2, P), got {tuple(samples.shape)}")
+    return samples.double().var(dim=0).sum().item()
+
+
+def estimator_loss(estimator: str) -> Callable[[nn.Module, torch.Tensor], dict]:
+    """``elbo_surrogate`` as a ``train.fit`` loss function (log the real loss as ``neg_elbo``)."""
+    _check_estimator(estimator)
+
+    def loss(model: nn.Module, x: torch.Tensor) -> dict:
+        return elbo_surrogate(model, x, estimator)
+
+    return loss
