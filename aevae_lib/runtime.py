@@ -145,6 +145,21 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def entry_digest(entry: dict) -> str:
+    """SHA-256 of a cache entry's config, history and weights (names, dtypes, shapes, bytes).
+
+    Stored with the entry, so a flipped byte in the weights, which ``torch.load`` does not
+    notice, is detected on loading.
+    """
+    digest = hashlib.sha256()
+    digest.update(json.dumps([entry["config"], entry["history"]], sort_keys=True, default=repr).encode())
+    for name in sorted(entry["state_dict"]):
+        t = entry["state_dict"][name].detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name}:{t.dtype}:{t.numel()};".encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
 def cached(
     config: dict,
     build: Callable[[], torch.nn.Module],
@@ -169,6 +184,8 @@ def cached(
     if path.exists():
         try:
             entry = torch.load(path, map_location="cpu", weights_only=True)
+            if "sha256" in entry and entry["sha256"] != entry_digest(entry):  # none: older entry
+                raise ValueError("its weights or history do not match their SHA-256 (damaged file)")
             model.load_state_dict(entry["state_dict"])
             if entry.get("config") != config:
                 raise ValueError("stored config differs from the requested one")
@@ -186,6 +203,7 @@ def cached(
     history = train(model)
     entry = {"config": config, "history": history, "state_dict": model.state_dict()}
     try:
+        entry["sha256"] = entry_digest(entry)
         buf = io.BytesIO()
         torch.save(entry, buf)
         atomic_write_bytes(path, buf.getvalue())

@@ -1,0 +1,253 @@
+"""The trained-model cache: damage is detected and retrained, loading runs no pickled code,
+and the key changes with every setting that changes the result.
+
+Keys are computed without training: ``zoo.cached`` / ``judge.cached`` are replaced by a spy
+that records the configuration each public function would cache under.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pickle
+
+import pytest
+import torch
+from torch import nn
+
+from aevae_lib import judge, runtime, zoo
+from aevae_lib.runtime import cache_dir, cached, config_key
+
+# ---- damage is detected ------------------------------------------------------------------
+
+
+@pytest.fixture
+def tiny_mnist(monkeypatch):
+    """zoo trains on 64 random 'images' instead of MNIST; counts the training runs."""
+    gen = torch.Generator().manual_seed(0)
+    fake = {
+        "x_train": torch.rand(64, 784, generator=gen),
+        "y_train": torch.randint(0, 10, (64,), generator=gen),
+        "x_test": torch.rand(16, 784, generator=gen),
+        "y_test": torch.randint(0, 10, (16,), generator=gen),
+    }
+    runs = []
+    real_fit = zoo.fit
+
+    def counting_fit(*args, **kwargs):
+        runs.append(1)
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(zoo, "mnist_tensors", lambda device="cpu", n_train=None: fake)
+    monkeypatch.setattr(zoo, "fit", counting_fit)
+    return runs
+
+
+SMALL_AE = dict(latent_dim=2, hidden=[16], epochs=1, batch_size=32)
+
+
+def _entry_path():
+    (path,) = glob.glob(str(cache_dir() / "models" / "*.pt"))
+    return path
+
+
+def _same(a: nn.Module, b: nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_zoo_trains_once_then_loads(tiny_mnist, capsys):
+    m1, h1 = zoo.trained_ae(progress=False, **SMALL_AE)
+    m2, h2 = zoo.trained_ae(progress=False, **SMALL_AE)
+    assert len(tiny_mnist) == 1 and h1 == h2 and _same(m1, m2)
+    assert "Loaded cached model" in capsys.readouterr().out
+
+
+def test_zoo_retrains_a_truncated_entry_with_a_warning(tiny_mnist):
+    m1, _ = zoo.trained_ae(progress=False, **SMALL_AE)
+    path = _entry_path()
+    with open(path, "r+b") as fh:
+        fh.truncate(os.path.getsize(path) // 2)
+    with pytest.warns(RuntimeWarning, match=r"cache entry .*\.pt is unreadable .*; retraining it"):
+        m2, _ = zoo.trained_ae(progress=False, **SMALL_AE)
+    assert len(tiny_mnist) == 2 and _same(m1, m2)  # retrained, to the same weights
+    zoo.trained_ae(progress=False, **SMALL_AE)  # and the new entry is good
+    assert len(tiny_mnist) == 2
+
+
+def test_zoo_retrains_an_entry_with_one_flipped_weight_byte(tiny_mnist):
+    """torch.load does not notice a flipped byte in tensor data; the stored SHA-256 does."""
+    m1, _ = zoo.trained_ae(progress=False, **SMALL_AE)
+    path = _entry_path()
+    with open(path, "rb") as fh:
+        blob = bytearray(fh.read())
+    weight = m1.decoder[0].weight.detach().contiguous().numpy().tobytes()
+    at = bytes(blob).find(weight)
+    assert at > 0, "the decoder's weights should be stored verbatim in the file"
+    blob[at + 5] ^= 0x40
+    with open(path, "wb") as fh:
+        fh.write(bytes(blob))
+    assert torch.load(path, weights_only=True)  # still loads: only the checksum can tell
+    with pytest.warns(RuntimeWarning, match=r"do not match their SHA-256 \(damaged file\)"):
+        m2, _ = zoo.trained_ae(progress=False, **SMALL_AE)
+    assert len(tiny_mnist) == 2 and _same(m1, m2)
+
+
+def test_an_entry_for_another_architecture_is_retrained(tiny_mnist):
+    """E.g. the library changed a layer but not CACHE_VERSION: the old weights do not fit."""
+    zoo.trained_ae(progress=False, **SMALL_AE)
+    path = _entry_path()
+    entry = torch.load(path, weights_only=True)
+    entry["state_dict"] = nn.Linear(3, 2).state_dict()
+    entry.pop("sha256")
+    torch.save(entry, path)
+    with pytest.warns(RuntimeWarning, match=r"(Missing|Unexpected) key.*retraining it"):
+        zoo.trained_ae(progress=False, **SMALL_AE)
+    assert len(tiny_mnist) == 2
+
+
+def test_an_entry_stored_under_the_wrong_key_is_retrained():
+    cached({"a": 1}, lambda: nn.Linear(2, 2), lambda m: {}, verbose=False)
+    src = cache_dir() / "models" / f"{config_key({'a': 1})}.pt"
+    src.rename(cache_dir() / "models" / f"{config_key({'a': 2})}.pt")  # a copy gone astray
+    with pytest.warns(RuntimeWarning, match="stored config differs"):
+        cached({"a": 2}, lambda: nn.Linear(2, 2), lambda m: {}, verbose=False)
+
+
+# ---- weights_only: no pickled code runs ---------------------------------------------------
+
+
+def _record_call(marker_path):  # what a malicious pickle would call
+    with open(marker_path, "w") as fh:
+        fh.write("code from the cache file ran")
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (_record_call, (self.marker,))
+
+
+def test_a_pickle_with_an_arbitrary_object_is_refused_and_never_run(tmp_path):
+    marker = tmp_path / "ran"
+    config = {"name": "evil"}
+    path = cache_dir() / "models" / f"{config_key(config)}.pt"
+    path.parent.mkdir(parents=True)
+    entry = {"config": config, "history": _Payload(str(marker)), "state_dict": {}}
+    torch.save(entry, path)
+    with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
+        torch.load(path, weights_only=True)  # what cached() does
+    assert not marker.exists()
+    with pytest.warns(RuntimeWarning, match=r"Weights only load failed.*retraining it"):
+        _, history = cached(config, lambda: nn.Linear(2, 2), lambda m: {"ok": 1}, verbose=False)
+    assert history == {"ok": 1} and not marker.exists()
+    torch.load(path, weights_only=True)  # overwritten by a clean entry
+
+
+def test_the_check_is_real_an_unsafe_load_would_run_the_code(tmp_path):
+    """So the test above is not vacuous: the payload does run when weights_only is off."""
+    marker = tmp_path / "ran"
+    path = tmp_path / "evil.pt"
+    torch.save({"x": _Payload(str(marker))}, path)
+    torch.load(path, weights_only=False)
+    assert marker.exists()
+
+
+# ---- the key covers every setting ------------------------------------------------------------
+
+#: Two values for each setting; the test uses the one that differs from the default.
+#: A new setting without an entry here fails the test below, so it cannot be forgotten.
+ALTERNATIVES = {
+    "latent_dim": (7, 8),
+    "hidden": ([123], [124]),
+    "activation": ("tanh", "elu"),
+    "output": ("linear", "sigmoid"),
+    "epochs": (17, 18),
+    "batch_size": (99, 100),
+    "lr": (5e-4, 6e-4),
+    "schedule": ("cosine", "constant"),
+    "seed": (1, 2),
+    "n_train": (1234, 1235),
+    "likelihood": ("gaussian", "continuous_bernoulli"),
+    "learn_variance": (True, False),
+    "beta": (0.5, 2.0),
+    "conv": (True, False),
+    "binarize": (False, True),
+    "dropout": (0.3, 0.4),
+    "noise_std": (0.3, 0.4),
+    "mask_fraction": (0.25, 0.5),
+}
+
+#: Settings that only make sense together with another change.
+COMPANIONS = {"learn_variance": {"likelihood": "gaussian"}}
+
+
+@pytest.fixture
+def cache_spy(monkeypatch):
+    """Replace ``cached`` in zoo and judge: record each config, build the model, do not train."""
+    configs = []
+
+    def spy(config, build, train, **kwargs):
+        configs.append(config)
+        return build(), {}
+
+    monkeypatch.setattr(zoo, "cached", spy)
+    monkeypatch.setattr(judge, "cached", spy)
+    return configs
+
+
+TRAINERS = {
+    "ae": (zoo.trained_ae, zoo.ae_defaults),
+    "vae": (zoo.trained_vae, zoo.vae_defaults),
+    "judge": (judge.trained_judge, judge.judge_defaults),
+}
+
+
+def _key(cache_spy, trainer, **settings) -> str:
+    trainer(device="cpu", progress=False, **settings)
+    return config_key(cache_spy[-1])
+
+
+@pytest.mark.parametrize("fast", ["0", "1"])
+@pytest.mark.parametrize("kind", sorted(TRAINERS))
+def test_flipping_any_setting_changes_the_cache_key(kind, fast, cache_spy, monkeypatch):
+    monkeypatch.setenv("AEVAE_FAST", fast)
+    trainer, defaults = TRAINERS[kind]
+    base = _key(cache_spy, trainer)
+    keys = {"defaults": base}
+    for name, value in defaults().items():
+        assert name in ALTERNATIVES, f"add an alternative value for the new setting {name!r}"
+        other = next(v for v in ALTERNATIVES[name] if v != value)
+        keys[name] = _key(cache_spy, trainer, **{**COMPANIONS.get(name, {}), name: other})
+        assert keys[name] != base, f"changing {name} does not change the {kind} cache key"
+    assert len(set(keys.values())) == len(keys), "two different settings share a key"
+
+
+@pytest.mark.parametrize("kind", sorted(TRAINERS))
+def test_the_same_settings_give_the_same_key(kind, cache_spy):
+    trainer, defaults = TRAINERS[kind]
+    explicit = {k: tuple(v) if isinstance(v, list) else v for k, v in defaults().items()}
+    assert _key(cache_spy, trainer) == _key(cache_spy, trainer, **explicit)  # tuple == list
+
+
+def test_fast_and_full_mode_models_never_share_an_entry(cache_spy, monkeypatch):
+    for kind, (trainer, _) in TRAINERS.items():
+        monkeypatch.setenv("AEVAE_FAST", "0")
+        full = _key(cache_spy, trainer)
+        monkeypatch.setenv("AEVAE_FAST", "1")
+        assert _key(cache_spy, trainer) != full, kind
+
+
+def test_the_key_records_kind_device_and_cache_version(cache_spy):
+    keys = {kind: _key(cache_spy, trainer) for kind, (trainer, _) in TRAINERS.items()}
+    assert len(set(keys.values())) == 3
+    assert all(c["device"] == "cpu" and c["kind"] in TRAINERS for c in cache_spy)
+    config = cache_spy[-1]
+    before = config_key(config)
+    runtime.CACHE_VERSION += 1
+    try:
+        assert config_key(config) != before
+    finally:
+        runtime.CACHE_VERSION -= 1
