@@ -278,7 +278,12 @@ def binarize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch
     Call it on every minibatch so the model sees a new binary image each epoch. Shape kept.
     """
     _check_probabilities(x)
-    return torch.bernoulli(x, generator=generator)
+    # u < p with u ~ Uniform[0, 1) is a Bernoulli(p) draw (exact at p = 0 and p = 1). On a CPU
+    # it gives bit for bit what torch.bernoulli(x, generator=generator) gives, about 3x faster
+    # (torch.bernoulli draws element by element; benchmarks/README.md).
+    device = generator.device if generator is not None else x.device
+    u = torch.rand(x.shape, generator=generator, device=device, dtype=x.dtype)  # same shape as x
+    return (u.to(x.device) < x).to(x.dtype)
 
 
 def fixed_binarization(x: torch.Tensor, seed: int = 0) -> torch.Tensor:

@@ -210,6 +210,20 @@ def test_dynamic_binarization_mean_matches_intensity():
     assert torch.allclose(b.mean(0), x[0], atol=0.01)
 
 
+def test_dynamic_binarization_is_exact_at_0_and_1_and_keeps_dtype_and_shape():
+    x = torch.tensor([[0.0, 1.0]]).repeat(5000, 1).double()  # (5000, 2)
+    b = binarize(x, torch.Generator().manual_seed(1))
+    assert b.dtype == torch.float64 and b.shape == x.shape
+    assert torch.equal(b, x)
+
+
+def test_dynamic_binarization_equals_torch_bernoulli_on_cpu():
+    """The fast u < p form draws the same bits as torch.bernoulli from the same generator."""
+    x = torch.rand(300, 784, generator=torch.Generator().manual_seed(0))
+    fast = binarize(x, torch.Generator().manual_seed(5))
+    assert torch.equal(fast, torch.bernoulli(x, generator=torch.Generator().manual_seed(5)))
+
+
 def test_dynamic_binarization_draws_fresh_values_and_is_seeded():
     x = torch.full((100, 784), 0.5)
     g = torch.Generator().manual_seed(3)
