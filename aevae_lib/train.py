@@ -88,7 +88,7 @@ def fit(
 
     gen = torch.Generator(device="cpu").manual_seed(seed)
     torch.manual_seed(seed)  # the reparameterization noise inside the model
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = adam(model.parameters(), lr)
     scheduler = _scheduler(optimizer, schedule, epochs * math.ceil(len(x) / batch_size))
     history: dict[str, list[float]] = {"seconds": []}
     tensors = (x,) if y is None else (x, y)
@@ -159,6 +159,17 @@ def _check_data(x, y) -> None:
         )
     if y is not None and len(y) != len(x):
         raise ValueError(f"y must have one label per example of x: x has {len(x)}, y has {len(y)}")
+
+
+def adam(params, lr: float) -> torch.optim.Adam:
+    """Adam, with the fused kernel where the parameters' device has one (CPU, CUDA): one pass
+    over all parameters instead of about ten per tensor; on a 2-core CPU the optimizer step of
+    the 784-400-20 VAE drops from about 3 ms to 0.4 ms (benchmarks/README.md). Same update rule."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, ValueError, TypeError):  # a device or dtype without the fused kernel
+        return torch.optim.Adam(params, lr=lr)
 
 
 def _scheduler(optimizer: torch.optim.Optimizer, schedule: str, total_steps: int):
