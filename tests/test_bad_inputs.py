@@ -68,6 +68,11 @@ the row's regular expression, which names the argument, the expectation and the 
 | zoo_conv_gaussian           | trained_vae(conv=True, likelihood="gaussian")     | ValueError   |
 | judge_epochs_zero           | trained_judge(epochs=0)                           | ValueError   |
 | cache_other_architecture    | cached(...) over an entry of another architecture | RuntimeWarning (retrains) |
+| checkpoint_other_architecture | load_checkpoint(config says d=20, weights d=10) | ValueError   |
+| checkpoint_wrong_kind       | load_checkpoint(a VAE checkpoint, kind="ae")      | ValueError   |
+| checkpoint_bare_state_dict  | load_checkpoint(a bare state dict)                | ValueError   |
+| checkpoint_unknown_kind     | model_from_config({"kind": "gan"})                | ValueError   |
+| checkpoint_missing          | load_checkpoint("no-such-checkpoint.pt")          | FileNotFoundError |
 | config_not_json             | config_key({"layer": nn.Linear(1, 1)})            | TypeError    |
 | seed_negative               | seed_everything(-1)                               | ValueError   |
 | seed_float                  | seed_everything(1.5)                              | ValueError   |
@@ -133,6 +138,22 @@ def _cache_for_other_architecture():
     config = {"kind": "bad-input-row"}
     runtime.cached(config, lambda: nn.Linear(3, 2), lambda m: {"v": 1}, verbose=False)
     runtime.cached(config, lambda: nn.Linear(4, 2), lambda m: {"v": 2}, verbose=False)
+
+
+def _checkpoint():
+    """aevae_lib.checkpoint (the command line's loader), or skip the row if it is not there."""
+    return pytest.importorskip("aevae_lib.checkpoint", reason="aevae_lib.checkpoint not present")
+
+
+def _vae_checkpoint(state_dict=None, with_config: bool = True):
+    """A checkpoint file for the default VAE under the isolated cache folder; returns its path."""
+    config = {**zoo.vae_defaults(), "kind": "vae"}
+    state = models.VAE().state_dict() if state_dict is None else state_dict
+    path = runtime.cache_dir() / "checkpoint.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entry = {"config": config, "state_dict": state, "history": {}} if with_config else state
+    torch.save(entry, path)
+    return path
 
 
 _POS_INT = r"must be a positive int, got "
@@ -280,6 +301,20 @@ ROWS = [
     Row("cache_other_architecture", _cache_for_other_architecture, RuntimeWarning,
         r"cache entry .*\.pt is unreadable or does not match \(.*size mismatch for weight.*"
         r"torch\.Size\(\[2, 3\]\).*torch\.Size\(\[2, 4\]\).*\); retraining it"),
+    Row("checkpoint_other_architecture",
+        lambda: _checkpoint().load_checkpoint(_vae_checkpoint(models.VAE(latent_dim=10).state_dict())),
+        ValueError, r"the weights in .*checkpoint\.pt do not fit the architecture its config "
+        r"describes .*'latent_dim': 20.*size mismatch .*torch\.Size\(\[10, 400\]\)"),
+    Row("checkpoint_wrong_kind", lambda: _checkpoint().load_checkpoint(_vae_checkpoint(), kind="ae"),
+        ValueError, r"checkpoint\.pt holds a 'vae' model, but a 'ae' was asked for"),
+    Row("checkpoint_bare_state_dict",
+        lambda: _checkpoint().load_checkpoint(_vae_checkpoint(with_config=False)), ValueError,
+        r"checkpoint\.pt is not an aevae_lib checkpoint: expected a dict with 'config' and "
+        r"'state_dict' .*found \['decoder\."),
+    Row("checkpoint_unknown_kind", lambda: _checkpoint().model_from_config({"kind": "gan"}),
+        ValueError, r"config\['kind'\] must be one of \('ae', 'vae'\), got 'gan'"),
+    Row("checkpoint_missing", lambda: _checkpoint().load_checkpoint("no-such-checkpoint.pt"),
+        FileNotFoundError, r"no checkpoint at no-such-checkpoint\.pt"),
     Row("config_not_json", lambda: runtime.config_key({"layer": nn.Linear(1, 1)}), TypeError,
         r"config must hold only JSON values .*Linear"),
     Row("seed_negative", lambda: runtime.seed_everything(-1), ValueError,
