@@ -112,13 +112,14 @@ def vae_defaults() -> dict:
     )
 
 
-def trained_ae(*, device=None, progress: bool = True, **settings):
+def trained_ae(*, device=None, progress: bool = True, use_cache: bool = True, **settings):
     """A trained ``Autoencoder`` and its history for ``ae_defaults()`` updated by ``settings``."""
     config = _resolve(ae_defaults(), settings)
     device = torch.device(device) if device is not None else get_device(verbose=False)
     config["kind"], config["device"] = "ae", device.type
 
     def build():
+        torch.manual_seed(config["seed"])  # the initial weights too follow from the config
         return Autoencoder(
             latent_dim=config["latent_dim"],
             hidden=config["hidden"],
@@ -141,16 +142,23 @@ def trained_ae(*, device=None, progress: bool = True, **settings):
             desc=f"AE d={config['latent_dim']}",
         )
 
+    if not use_cache:  # train afresh, e.g. `python -m aevae_lib train` timing a run
+        model = build()
+        return model, train(model)
     return cached(config, build, train)
 
 
-def trained_vae(*, device=None, progress: bool = True, **settings):
-    """A trained ``VAE`` (or ``ConvVAE`` with ``conv=True``) and its history."""
+def trained_vae(*, device=None, progress: bool = True, use_cache: bool = True, **settings):
+    """A trained ``VAE`` (or ``ConvVAE`` with ``conv=True``) and its history.
+
+    ``use_cache=False`` trains afresh and neither reads nor writes the model cache.
+    """
     config = _resolve(vae_defaults(), settings)
     device = torch.device(device) if device is not None else get_device(verbose=False)
     config["kind"], config["device"] = "vae", device.type
 
     def build():
+        torch.manual_seed(config["seed"])  # the initial weights too follow from the config
         if config["conv"]:
             return ConvVAE(latent_dim=config["latent_dim"]).to(device)
         return VAE(
@@ -177,4 +185,7 @@ def trained_vae(*, device=None, progress: bool = True, **settings):
             desc=f"VAE d={config['latent_dim']}",
         )
 
+    if not use_cache:  # train afresh, e.g. `python -m aevae_lib train` timing a run
+        model = build()
+        return model, train(model)
     return cached(config, build, train)
