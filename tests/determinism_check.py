@@ -10,7 +10,8 @@ rather than loaded from the first run. The text of every output is compared: std
 streams and the text/plain of results and displays; lines that report a time, progress bars and
 memory addresses are left out, and the run's own cache folder is replaced by a placeholder.
 
-MNIST comes from ``AEVAE_DATA`` (default: ../shared/data when it exists). Exit status 0 when
+MNIST comes from ``AEVAE_DATA``, else ../shared/data, else the user cache (the library's
+look-up, which downloads and verifies the files once, before the runs). Exit status 0 when
 every chapter printed the same text twice, 1 with a diff otherwise, 2 on a usage error.
 Used in CI through tests/test_determinism.py (marked slow).
 """
@@ -43,6 +44,26 @@ def default_notebooks() -> list[Path]:
     every = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     chosen = [nb for nb in every if nb.name[:2] in DEFAULT_CHAPTERS]
     return chosen if len(chosen) == len(DEFAULT_CHAPTERS) else every[:2]
+
+
+def mnist_folder() -> str | None:
+    """A folder holding MNIST for every run to share (the runs' caches are fresh and empty)."""
+    if os.environ.get("AEVAE_DATA"):
+        return os.environ["AEVAE_DATA"]
+    shared = REPO.parent / "shared" / "data"
+    if (shared / "mnist").is_dir():
+        return str(shared)
+    sys.path.insert(0, str(REPO))
+    from aevae_lib.data import DataError, load_mnist
+    from aevae_lib.runtime import cache_dir
+
+    try:  # found in, or downloaded (and verified) into, the user cache
+        load_mnist("train")
+        load_mnist("test")
+    except DataError as err:
+        print(f"determinism: MNIST not available ({err}); chapters that need it will fail")
+        return None
+    return str(cache_dir() / "data")
 
 
 def normalise(text: str, cache: str) -> list[str]:
@@ -103,9 +124,15 @@ def run_once(path: Path, timeout: int) -> tuple[list[str], float]:
 
 
 def check(path: Path, runs: int, timeout: int, show: bool) -> bool:
+    from nbclient.exceptions import CellExecutionError
+
     results = []
     for run in range(runs):
-        lines, seconds = run_once(path, timeout)
+        try:
+            lines, seconds = run_once(path, timeout)
+        except CellExecutionError as err:  # the chapter itself fails: say where, briefly
+            print(f"{path.name}: run {run + 1} FAILED to execute: {err.ename}: {err.evalue[:500]}")
+            return False
         print(f"{path.name}: run {run + 1} printed {len(lines)} comparable lines ({seconds:.0f} s)")
         results.append(lines)
     if show:
@@ -139,8 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing or not paths:
         parser.error(f"no such notebook(s): {missing or 'none found in notebooks/'}")
-    if not os.environ.get("AEVAE_DATA") and (REPO.parent / "shared" / "data").is_dir():
-        os.environ["AEVAE_DATA"] = str(REPO.parent / "shared" / "data")
+    data_folder = mnist_folder()
+    if data_folder:
+        os.environ["AEVAE_DATA"] = data_folder
     results = [check(path.resolve(), args.runs, args.timeout, args.show) for path in paths]
     print(f"determinism: {sum(results)} of {len(results)} notebook(s) identical")
     return 0 if all(results) else 1

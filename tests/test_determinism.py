@@ -19,7 +19,9 @@ from aevae_lib import evaluate, train
 from aevae_lib.data import fixed_binarization, load_digits
 from aevae_lib.models import VAE, Autoencoder
 
-MNIST_ROOT = shared_mnist()  # read before the autouse fixture hides AEVAE_DATA
+# read before the autouse fixture replaces them for each test
+MNIST_ROOT = shared_mnist()
+USER_CACHE = os.environ.get("AEVAE_CACHE")
 
 
 @pytest.fixture(scope="module")
@@ -130,10 +132,11 @@ def test_default_notebooks_are_two_chapters():
 
 @pytest.mark.slow
 def test_two_chapters_print_identical_metrics_twice(tmp_path):
-    if MNIST_ROOT is None:
-        pytest.skip("real MNIST files not available (set AEVAE_DATA)")
-    env = {**os.environ, "AEVAE_DATA": str(MNIST_ROOT)}
-    env.pop("AEVAE_CACHE", None)  # each run makes its own
+    env = {k: v for k, v in os.environ.items() if k not in {"AEVAE_DATA", "AEVAE_CACHE"}}
+    if MNIST_ROOT is not None:
+        env["AEVAE_DATA"] = str(MNIST_ROOT)
+    if USER_CACHE:  # where CI keeps a downloaded MNIST; the runs still train into fresh caches
+        env["AEVAE_CACHE"] = USER_CACHE
     result = subprocess.run(
         [sys.executable, str(REPO / "tests" / "determinism_check.py")],
         capture_output=True,
@@ -144,3 +147,37 @@ def test_two_chapters_print_identical_metrics_twice(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
     assert "2 of 2 notebook(s) identical" in result.stdout
+
+
+def test_mnist_folder_prefers_aevae_data(monkeypatch):
+    check = _load_check_module()
+    monkeypatch.setenv("AEVAE_DATA", "/some/where")
+    assert check.mnist_folder() == "/some/where"
+
+
+def test_mnist_folder_offline_without_files_warns_and_goes_on(tmp_path, monkeypatch, capsys):
+    import urllib.error
+
+    from aevae_lib import data
+
+    check = _load_check_module()
+    monkeypatch.setattr(check, "REPO", tmp_path / "repo")  # no ../shared/data beside it
+
+    def offline(url, timeout=60.0):
+        raise urllib.error.URLError("offline")
+
+    monkeypatch.setattr(data, "fetch", offline)
+    assert check.mnist_folder() is None
+    assert "MNIST not available" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_mnist_folder_falls_back_to_the_user_cache(tmp_path, monkeypatch):
+    if MNIST_ROOT is None:
+        pytest.skip("real MNIST files not available (set AEVAE_DATA)")
+    check = _load_check_module()
+    monkeypatch.setattr(check, "REPO", tmp_path / "repo")
+    (tmp_path / "cache" / "data").mkdir(parents=True)
+    (tmp_path / "cache" / "data" / "mnist").symlink_to(MNIST_ROOT / "mnist")
+    monkeypatch.setenv("AEVAE_CACHE", str(tmp_path / "cache"))
+    assert check.mnist_folder() == str(tmp_path / "cache" / "data")
