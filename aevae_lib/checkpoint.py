@@ -40,7 +40,11 @@ def model_from_config(config: dict) -> nn.Module:
                 output=config["output"],
             )
         if config.get("conv", False):
-            return ConvVAE(latent_dim=config["latent_dim"])
+            return ConvVAE(
+                latent_dim=config["latent_dim"],
+                channels=config.get("channels", 32),
+                hidden=config.get("conv_hidden", 256),
+            )
         return VAE(
             latent_dim=config["latent_dim"],
             hidden=config["hidden"],

@@ -34,15 +34,29 @@ def ae_loss(model: nn.Module, x: torch.Tensor) -> dict:
     return {"loss": sse.mean()}
 
 
-def vae_loss(likelihood: str = "bernoulli", beta: float = 1.0) -> LossFn:
-    """The negative ELBO of ``objectives.elbo_loss`` as a ``fit`` loss function."""
+def vae_loss(likelihood: str = "bernoulli", beta: float = 1.0, free_bits: float = 0.0) -> LossFn:
+    """The negative ELBO of ``objectives.elbo_loss`` as a ``fit`` loss function.
+
+    ``free_bits`` = lambda > 0 replaces the KL term by sum_j max(lambda, KL_j), where KL_j is the
+    batch mean of latent dimension j's KL (Kingma et al. 2016): a dimension whose KL is below
+    lambda nats feels no pull towards the prior, which keeps it from collapsing. The logged
+    "kl" and "recon" stay the true terms; "loss" is the objective. Used in: chapter 08.
+    """
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
     if not isinstance(beta, (int, float)) or isinstance(beta, bool) or not beta >= 0:
         raise ValueError(f"beta must be a number >= 0, got {beta!r}")
 
+    if not isinstance(free_bits, (int, float)) or isinstance(free_bits, bool) or not free_bits >= 0:
+        raise ValueError(f"free_bits must be a number >= 0 (nats per latent dimension), got {free_bits!r}")
+
     def loss(model: nn.Module, x: torch.Tensor) -> dict:
-        return elbo_loss(x, model(x), likelihood=likelihood, beta=beta)
+        out = model(x)
+        terms = elbo_loss(x, out, likelihood=likelihood, beta=beta)
+        if free_bits > 0:
+            kl_dims = 0.5 * (out.mu.pow(2) + out.logvar.exp() - out.logvar - 1.0).mean(dim=0)  # (d,)
+            terms["loss"] = terms["recon"] + beta * kl_dims.clamp(min=free_bits).sum()
+        return terms
 
     return loss
 

@@ -93,7 +93,11 @@ def ae_defaults() -> dict:
 
 
 def vae_defaults() -> dict:
-    """Settings of the book's MLP VAE (chapter 04): 784-400-20, Bernoulli, dynamic binarization."""
+    """Settings of the book's MLP VAE (chapter 04): 784-400-20, Bernoulli, dynamic binarization.
+
+    ``conv=True`` builds a ``ConvVAE`` with ``channels`` and ``conv_hidden``; ``free_bits`` > 0
+    trains with the free-bits objective of ``train.vae_loss`` (chapter 08).
+    """
     return dict(
         latent_dim=20,
         hidden=[400],
@@ -102,6 +106,9 @@ def vae_defaults() -> dict:
         learn_variance=False,
         beta=1.0,
         conv=False,
+        channels=32,
+        conv_hidden=256,
+        free_bits=0.0,
         epochs=pick(25, 3),
         batch_size=256,
         lr=3e-3,
@@ -160,7 +167,11 @@ def trained_vae(*, device=None, progress: bool = True, use_cache: bool = True, *
     def build():
         torch.manual_seed(config["seed"])  # the initial weights too follow from the config
         if config["conv"]:
-            return ConvVAE(latent_dim=config["latent_dim"]).to(device)
+            return ConvVAE(
+                latent_dim=config["latent_dim"],
+                channels=config["channels"],
+                hidden=config["conv_hidden"],
+            ).to(device)
         return VAE(
             latent_dim=config["latent_dim"],
             hidden=config["hidden"],
@@ -174,7 +185,7 @@ def trained_vae(*, device=None, progress: bool = True, use_cache: bool = True, *
         return fit(
             model,
             data["x_train"],
-            loss_fn=vae_loss(config["likelihood"], config["beta"]),
+            loss_fn=vae_loss(config["likelihood"], config["beta"], free_bits=config["free_bits"]),
             epochs=config["epochs"],
             batch_size=config["batch_size"],
             lr=config["lr"],

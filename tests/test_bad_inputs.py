@@ -73,6 +73,11 @@ the row's regular expression, which names the argument, the expectation and the 
 | checkpoint_bare_state_dict  | load_checkpoint(a bare state dict)                | ValueError   |
 | checkpoint_unknown_kind     | model_from_config({"kind": "gan"})                | ValueError   |
 | checkpoint_missing          | load_checkpoint("no-such-checkpoint.pt")          | FileNotFoundError |
+| cli_unknown_model           | python -m aevae_lib train --model gan             | CLIError (exit 2) |
+| cli_bad_hidden              | python -m aevae_lib train --model vae --hidden 512,-1 | CLIError (exit 2) |
+| cli_epochs_zero             | python -m aevae_lib train --model ae --epochs 0   | CLIError (exit 2) |
+| cli_checkpoint_other_architecture | python -m aevae_lib evaluate <weights d=10, config d=20> | CLIError (exit 2) |
+| cli_checkpoint_missing      | python -m aevae_lib evaluate no-such-checkpoint.pt | CLIError (exit 2) |
 | config_not_json             | config_key({"layer": nn.Linear(1, 1)})            | TypeError    |
 | seed_negative               | seed_everything(-1)                               | ValueError   |
 | seed_float                  | seed_everything(1.5)                              | ValueError   |
@@ -91,6 +96,8 @@ the row's regular expression, which names the argument, the expectation and the 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 from collections.abc import Callable
 from typing import NamedTuple
@@ -154,6 +161,23 @@ def _vae_checkpoint(state_dict=None, with_config: bool = True):
     entry = {"config": config, "state_dict": state, "history": {}} if with_config else state
     torch.save(entry, path)
     return path
+
+
+class CLIError(Exception):
+    """The command line exited with an error; the message is what it printed on stderr."""
+
+
+def _cli(*argv: str) -> None:
+    """Run ``python -m aevae_lib ARGV`` in this process; raise CLIError on a non-zero exit."""
+    cli = pytest.importorskip("aevae_lib.cli", reason="aevae_lib.cli not present")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            code = cli.main(list(argv))
+        except SystemExit as exit_:  # argparse refuses the arguments
+            code = exit_.code
+    if code:
+        raise CLIError(f"exit {code}: {err.getvalue()}")
 
 
 _POS_INT = r"must be a positive int, got "
@@ -315,6 +339,18 @@ ROWS = [
         ValueError, r"config\['kind'\] must be one of \('ae', 'vae'\), got 'gan'"),
     Row("checkpoint_missing", lambda: _checkpoint().load_checkpoint("no-such-checkpoint.pt"),
         FileNotFoundError, r"no checkpoint at no-such-checkpoint\.pt"),
+    Row("cli_unknown_model", lambda: _cli("train", "--model", "gan"), CLIError,
+        r"(?s)exit 2: .*argument --model: invalid choice: 'gan' \(choose from '?ae'?, '?vae'?\)"),
+    Row("cli_bad_hidden", lambda: _cli("train", "--model", "vae", "--hidden", "512,-1"), CLIError,
+        r"(?s)exit 2: .*--hidden sizes must be positive, got '512,-1'"),
+    Row("cli_epochs_zero", lambda: _cli("train", "--model", "ae", "--epochs", "0"), CLIError,
+        r"exit 2: error: epochs must be a positive int, got 0"),
+    Row("cli_checkpoint_other_architecture",
+        lambda: _cli("evaluate", str(_vae_checkpoint(models.VAE(latent_dim=10).state_dict()))),
+        CLIError, r"exit 2: error: the weights in .*checkpoint\.pt do not fit the architecture "
+        r"its config describes .*size mismatch"),
+    Row("cli_checkpoint_missing", lambda: _cli("evaluate", "no-such-checkpoint.pt"), CLIError,
+        r"exit 2: error: no checkpoint at no-such-checkpoint\.pt"),
     Row("config_not_json", lambda: runtime.config_key({"layer": nn.Linear(1, 1)}), TypeError,
         r"config must hold only JSON values .*Linear"),
     Row("seed_negative", lambda: runtime.seed_everything(-1), ValueError,

@@ -126,3 +126,22 @@ def test_bench_prints_the_required_keys(mnist, capsys):
 def test_python_dash_m_runs_as_a_module():
     done = subprocess.run([sys.executable, "-m", "aevae_lib", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "reproduce" in done.stdout
+
+
+def test_conv_checkpoint_keeps_its_sizes(tmp_path):
+    config = {"kind": "vae", "latent_dim": 4, "conv": True, "channels": 8, "conv_hidden": 16,
+              "hidden": [400], "activation": "relu", "likelihood": "bernoulli"}
+    model = model_from_config(config)
+    assert model.encoder[1].out_channels == 8 and model.mean_layer.in_features == 16
+    loaded, _, _ = load_checkpoint(save_checkpoint(tmp_path / "c.pt", model, config))
+    for a, b in zip(model.parameters(), loaded.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_zoo_builds_conv_vaes_and_free_bits_from_settings(mnist):
+    model, history = zoo.trained_vae(device="cpu", progress=False, conv=True, channels=4,
+                                     conv_hidden=16, n_train=64, epochs=1, batch_size=32)
+    assert model.encoder[1].out_channels == 4 and model.mean_layer.in_features == 16
+    _, fb = zoo.trained_vae(device="cpu", progress=False, free_bits=0.5, n_train=64, epochs=1,
+                            batch_size=32, hidden=[16])
+    assert fb["loss"][0] >= fb["recon"][0] + 20 * 0.5 - 1e-4  # KL floor of 0.5 nats x 20 dims

@@ -178,10 +178,18 @@ ALTERNATIVES = {
     "dropout": (0.3, 0.4),
     "noise_std": (0.3, 0.4),
     "mask_fraction": (0.25, 0.5),
+    "exclude_digit": (3, 4),
+    "channels": (16, 8),
+    "conv_hidden": (128, 64),
+    "free_bits": (0.5, 1.0),
 }
 
 #: Settings that only make sense together with another change.
-COMPANIONS = {"learn_variance": {"likelihood": "gaussian"}}
+COMPANIONS = {
+    "learn_variance": {"likelihood": "gaussian"},
+    "channels": {"conv": True},
+    "conv_hidden": {"conv": True},
+}
 
 
 @pytest.fixture

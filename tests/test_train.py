@@ -59,3 +59,39 @@ def test_fit_with_fused_adam_lowers_the_loss():
         progress=False,
     )
     assert history["loss"][-1] < history["loss"][0]
+
+
+def test_free_bits_objective_is_recon_plus_clamped_per_dimension_kl():
+    torch.manual_seed(0)
+    model = VAE(input_dim=64, latent_dim=6, hidden=[32])
+    x = (torch.rand(16, 64, generator=torch.Generator().manual_seed(3)) < 0.4).float()
+    torch.manual_seed(1)
+    terms = train.vae_loss(free_bits=0.3)(model, x)
+    torch.manual_seed(1)
+    out = model(x)
+    kl_dims = 0.5 * (out.mu**2 + out.logvar.exp() - out.logvar - 1).mean(0)  # (6,)
+    plain = train.vae_loss()
+    torch.manual_seed(1)
+    reference = plain(model, x)
+    torch.testing.assert_close(terms["recon"], reference["recon"])
+    torch.testing.assert_close(terms["kl"], reference["kl"])  # the logged KL is the true one
+    torch.testing.assert_close(terms["loss"], reference["recon"] + kl_dims.clamp(min=0.3).sum())
+
+
+def test_free_bits_stops_the_kl_gradient_of_dimensions_below_the_floor():
+    torch.manual_seed(0)
+    model = VAE(input_dim=64, latent_dim=6, hidden=[32])
+    x = (torch.rand(16, 64, generator=torch.Generator().manual_seed(3)) < 0.4).float()
+    h = model.encoder(x)
+    mu, logvar = model.mean_layer(h), model.logvar_layer(h)
+    kl_dims = 0.5 * (mu**2 + logvar.exp() - logvar - 1).mean(0)
+    floor = float(kl_dims.max()) + 1.0  # every dimension below the floor
+    grad = torch.autograd.grad(kl_dims.clamp(min=floor).sum(), model.mean_layer.weight)[0]
+    assert torch.count_nonzero(grad) == 0
+
+
+def test_free_bits_must_be_a_non_negative_number():
+    import pytest
+
+    with pytest.raises(ValueError, match="free_bits must be a number >= 0"):
+        train.vae_loss(free_bits=-0.1)

@@ -1,0 +1,113 @@
+"""Estimating log p(x) and comparing it with the literature.
+
+- ``log_importance_weights``: the k log weights log p(x, z_i) - log q(z_i | x) of every image,
+  from which the ELBO (k = 1) and every importance-weighted bound up to k can be read off;
+- ``iw_bounds``: the k-sample bound for several k from *one* set of K weights, each averaged
+  over the K / k disjoint groups of k weights (so small k is estimated with little noise);
+- ``LITERATURE``: published test negative log-likelihoods on binarized MNIST, with their
+  conditions and sources (shared/docs/ANCHORS.md), for the table of chapter 07.
+
+Used in: notebooks/07_evaluating_vaes.ipynb.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .objectives import log_likelihood, log_normal, log_standard_normal
+
+
+@torch.no_grad()
+def log_importance_weights(
+    model: nn.Module, x: torch.Tensor, k: int, *, max_rows: int = 50_000, seed: int = 0
+) -> torch.Tensor:
+    """log w_i = log p(x | z_i) + log p(z_i) - log q(z_i | x), z_i ~ q(z | x). (N, D) -> (k, N).
+
+    Decodes at most ``max_rows`` images at a time, so k in the thousands fits in memory.
+    """
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"k must be an int >= 1, got {k!r}")
+    model.eval()
+    device = next(model.parameters()).device
+    gen = torch.Generator(device=device).manual_seed(seed)
+    out = []
+    for xb in x.split(max(1, max_rows // k)):
+        xb = xb.to(device)  # (B, D)
+        mu, logvar = model.encode(xb)  # (B, d) each
+        z = mu + torch.exp(0.5 * logvar) * torch.randn((k, *mu.shape), generator=gen, device=device)
+        x_out, x_logvar = model._decode(z.reshape(-1, z.shape[-1]))  # (k*B, D)
+        x_rep = xb.expand(k, *xb.shape).reshape(-1, xb.shape[-1])  # (k*B, D)
+        log_px_z = log_likelihood(
+            model.likelihood, x_rep, x_out, 0.0 if x_logvar is None else x_logvar
+        ).view(k, -1)  # (k, B)
+        out.append(log_px_z + log_standard_normal(z) - log_normal(z, mu, logvar))
+    return torch.cat(out, dim=1).cpu()  # (k, N)
+
+
+def iw_bounds(log_w: torch.Tensor, ks) -> dict[int, torch.Tensor]:
+    """Per-image estimates of the k-sample bound L_k for each k in ``ks``, shape (N,) each.
+
+    L_k = E[log (1/k) sum_{i<=k} w_i]  (Burda et al. 2015). From K weights per image, L_k is
+    estimated by the mean over the K // k disjoint groups of k weights; k must divide K.
+    """
+    big_k = log_w.shape[0]
+    bounds = {}
+    for k in ks:
+        if not isinstance(k, int) or k < 1 or big_k % k:
+            raise ValueError(f"every k must be a positive divisor of K = {big_k}, got {k!r}")
+        groups = log_w.view(big_k // k, k, -1)  # (K/k, k, N)
+        bounds[k] = (torch.logsumexp(groups, dim=1) - math.log(k)).mean(dim=0)  # (N,)
+    return bounds
+
+
+def mean_and_standard_error(values: torch.Tensor) -> tuple[float, float]:
+    """Mean of per-image values (N,) and its standard error over images."""
+    values = values.double()
+    return values.mean().item(), (values.std() / math.sqrt(len(values))).item()
+
+
+#: Test negative log-likelihood on binarized MNIST (nats per image, lower is better), as
+#: published; "source" is the book's citation key. From shared/docs/ANCHORS.md.
+LITERATURE = [
+    {
+        "model": "VAE, 1 stochastic layer (2x200 tanh, 50 latent), trained with k = 1",
+        "conditions": "dynamic binarization; IS, k = 5000; 3280 passes",
+        "nll": 86.76,
+        "source": "burda2015importance",
+    },
+    {
+        "model": "VAE, 1 layer, trained with k = 5 / k = 50",
+        "conditions": "same",
+        "nll": "86.47 / 86.35",
+        "source": "burda2015importance",
+    },
+    {
+        "model": "IWAE, 1 layer, k = 5 / k = 50",
+        "conditions": "same",
+        "nll": "85.54 / 84.78",
+        "source": "burda2015importance",
+    },
+    {"model": "VAE, 2 stochastic layers", "conditions": "same", "nll": 85.33, "source": "burda2015importance"},
+    {"model": "IWAE, 2 layers, k = 50", "conditions": "same", "nll": 82.90, "source": "burda2015importance"},
+    {
+        "model": "VAE (DLGM), diagonal Gaussian posterior",
+        "conditions": "binarized MNIST; the negative ELBO, an upper bound on -log p(x)",
+        "nll": "<= 89.9",
+        "source": "rezende2015variational",
+    },
+    {
+        "model": "VAE with a VampPrior (K = 500 pseudo-inputs)",
+        "conditions": "binarized MNIST; IS, k = 5000",
+        "nll": 85.57,
+        "source": "tomczak2018vae",
+    },
+    {
+        "model": "NVAE (deep hierarchical VAE)",
+        "conditions": "dynamic binarization",
+        "nll": 78.01,
+        "source": "vahdat2020nvae",
+    },
+]

@@ -1,0 +1,58 @@
+"""aevae_lib.likelihood: importance weights, bounds as k grows, the literature table."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from aevae_lib import evaluate, likelihood
+from aevae_lib.models import VAE
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _model_and_data():
+    torch.manual_seed(0)
+    model = VAE(input_dim=64, latent_dim=3, hidden=[16])
+    x = (torch.rand(12, 64, generator=torch.Generator().manual_seed(1)) < 0.3).float()
+    return model, x
+
+
+def test_weights_give_the_library_iw_bound():
+    model, x = _model_and_data()
+    log_w = likelihood.log_importance_weights(model, x, k=64, seed=3)
+    assert log_w.shape == (64, 12)
+    direct = evaluate.iw_log_likelihood(model, x, k=64, seed=3)
+    torch.testing.assert_close(torch.logsumexp(log_w, 0) - math.log(64), direct)
+
+
+def test_bounds_by_k_start_at_the_elbo_and_increase():
+    model, x = _model_and_data()
+    log_w = likelihood.log_importance_weights(model, x, k=256, seed=0)
+    bounds = likelihood.iw_bounds(log_w, [1, 4, 16, 64, 256])
+    torch.testing.assert_close(bounds[1], log_w.mean(0))  # k = 1: the ELBO, averaged
+    torch.testing.assert_close(bounds[256], torch.logsumexp(log_w, 0) - math.log(256))
+    means = [bounds[k].mean().item() for k in (1, 4, 16, 64, 256)]
+    assert means == sorted(means)
+
+
+def test_iw_bounds_refuses_k_that_does_not_divide_the_weights():
+    with pytest.raises(ValueError, match="positive divisor of K = 10"):
+        likelihood.iw_bounds(torch.zeros(10, 3), [3])
+
+
+def test_mean_and_standard_error():
+    mean, se = likelihood.mean_and_standard_error(torch.tensor([1.0, 2.0, 3.0, 4.0]))
+    assert mean == pytest.approx(2.5) and se == pytest.approx(math.sqrt(5 / 3) / 2)
+
+
+def test_literature_rows_cite_keys_of_the_bibliography():
+    keys = set(re.findall(r"^@\w+\{([^,]+),", (REPO / "book" / "references.bib").read_text(), re.M))
+    for row in likelihood.LITERATURE:
+        assert set(row) == {"model", "conditions", "nll", "source"}
+        assert row["source"] in keys, row
+    assert any(row["nll"] == 86.76 for row in likelihood.LITERATURE)
