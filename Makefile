@@ -49,11 +49,13 @@ BOOK_OUT := $(if $(FAST),_build/fast,.)
 # and in tools/build_book.sh); matplotlib picks Agg by itself where there is no display.
 NB_ENV := env -u MPLBACKEND
 
-.PHONY: help install vendor book test lint lab clean distclean
+.PHONY: help install vendor book check-book test lint lab clean distclean
 
 help:
 	@echo "make book       build the book into _build/html (executes the notebooks, cached;"
 	@echo "                with AEVAE_FAST=1 into _build/fast/_build/html)"
+	@echo "make check-book load every page of the built book in headless Chromium (errors, math,"
+	@echo "                images, widgets, links); screenshots in _build/screenshots"
 	@echo "make test       run the unit tests and every notebook (pytest + nbval)"
 	@echo "make lab        open JupyterLab in the project's environment"
 	@echo "make lint       ruff; notebooks stored without outputs; LaTeX macros documented"
@@ -82,6 +84,11 @@ vendor:
 # when aevae_lib changed or the last build failed (see the script).
 book: $(STAMP) vendor
 	tools/build_book.sh $(BOOK_OUT)
+
+# Needs Chromium (Debian: apt-get install chromium; or set AEVAE_CHROMIUM=/path/to/chrome).
+check-book: $(STAMP)
+	$(BIN)/python tests/browser/check_book.py $(BOOK_OUT)/_build/html \
+	  --screenshots $(BOOK_OUT)/_build/screenshots
 
 test: $(STAMP)
 	$(NB_ENV) $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env

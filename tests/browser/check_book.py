@@ -1,0 +1,332 @@
+"""Real-browser check of the built book: every page of _build/html in headless Chromium.
+
+    python tests/browser/check_book.py [_build/html] [--screenshots _build/screenshots]
+
+The pages are served over http://127.0.0.1 (a Python http.server on a free port) and loaded
+in headless Chromium (Debian's `chromium`, driven by Playwright) with no network: a request
+for any other host is blocked and reported. For every page it checks that
+
+- no script throws (page errors) and nothing is logged at console level "error";
+- every request the page makes succeeds (no 404 for a script, stylesheet, font or image);
+- MathJax typeset the page wherever it has math: every Sphinx math element holds a
+  rendered MathJax container, and no raw ``$...$``, ``\\(...\\)`` or ``\\[...\\]`` is left
+  in the text outside code;
+- every <img> loaded (naturalWidth > 0);
+- every embedded ipywidgets view was drawn by the widget manager;
+- every internal link and resource (href/src) points at a file that exists, and a link's
+  #anchor at an element with that id (checked on the HTML files, without the browser).
+
+A screenshot of each page is saved (full page) for a person to look at. Exit status 1 when
+any page has a problem; each problem is printed as "page: what is wrong".
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import html.parser
+import http.server
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+#: Chromium flags: no sandbox (CI runs as root), no GPU, nothing that phones home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-default-apps",
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+]
+
+#: Folders of the built site that hold assets, not pages.
+SKIP_DIRS = ("_static", "_sources", "_images", "vendor", "_downloads")
+
+#: How long one page may take to load and typeset, in milliseconds.
+PAGE_TIMEOUT_MS = 30_000
+
+
+# --- links, on the HTML files ----------------------------------------------------------------
+
+
+class _LinkParser(html.parser.HTMLParser):
+    """Collects ids (anchors) and the href/src of a, link, img, script, source, iframe."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.ids: set[str] = set()
+        self.refs: list[tuple[str, str]] = []  # (tag, url)
+        self.redirect: str | None = None  # <meta http-equiv="refresh"> target
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for key in ("id", "name") if tag == "a" else ("id",):
+            if attrs.get(key):
+                self.ids.add(attrs[key])
+        if tag == "meta" and (attrs.get("http-equiv") or "").lower() == "refresh":
+            url = re.sub(r"(?i)^\s*\d+\s*;\s*url\s*=\s*", "", attrs.get("content") or "")
+            self.redirect = url.strip("'\" ")
+            self.refs.append(("meta", self.redirect))
+        for key in ("href", "src"):
+            if attrs.get(key) and tag in {"a", "link", "img", "script", "source", "iframe"}:
+                self.refs.append((tag, attrs[key]))
+
+
+@functools.cache
+def _parse(path: Path) -> _LinkParser:
+    parser = _LinkParser()
+    parser.feed(path.read_text(encoding="utf-8", errors="replace"))
+    return parser
+
+
+def link_problems(root: Path, page: Path) -> list[str]:
+    """Internal links or resources of ``page`` whose file (or #anchor) does not exist.
+
+    ``root`` and ``page`` are absolute paths; ``page`` lies in ``root``.
+    """
+    problems = []
+    for tag, url in _parse(page).refs:
+        parts = urlsplit(url)
+        if parts.scheme or parts.netloc or url.startswith(("mailto:", "javascript:", "data:")):
+            continue  # external (the browser check blocks and reports loads from the web)
+        target = page if not parts.path else (page.parent / unquote(parts.path))
+        if parts.path.endswith("/"):
+            target = target / "index.html"
+        target = Path(os.path.normpath(target))  # lexically, as a web server sees the path
+        if not target.is_relative_to(root):
+            problems.append(f"<{tag}> {url} points outside the book")
+            continue
+        if not target.is_file():
+            problems.append(f"broken link: <{tag}> {url} (no file {target.relative_to(root)})")
+            continue
+        anchor = unquote(parts.fragment)
+        if tag == "a" and anchor and target.suffix == ".html" and anchor not in _parse(target).ids:
+            problems.append(f"broken anchor: <a> {url} (no id {anchor!r} in {target.name})")
+    return problems
+
+
+# --- the browser -----------------------------------------------------------------------------
+
+# Run in the page once it has loaded: waits for MathJax and the widget manager, then reports.
+_INSPECT_JS = r"""
+async () => {
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  const out = {};
+  const mathEls = Array.from(document.querySelectorAll('.math'));
+  if (mathEls.length) {
+    for (let i = 0; i < 200 && !(window.MathJax && MathJax.startup && MathJax.startup.promise); i++)
+      await sleep(50);
+    if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  }
+  out.math = mathEls.length;
+  out.mathUntypeset = mathEls.filter(e => !e.querySelector('mjx-container')).length;
+  out.mjx = document.querySelectorAll('mjx-container').length;
+  out.mathErrors = Array.from(document.querySelectorAll('mjx-merror'))
+    .map(e => e.getAttribute('data-mjx-error') || e.textContent).slice(0, 5);
+  // raw TeX left in the text: walk text nodes outside code, scripts and MathJax output
+  const skip = 'script,style,pre,code,textarea,mjx-container,.highlight,.math,kbd,samp';
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const raw = [];
+  const tex = /\$\$[^$]+\$\$|\$[^\s$][^$\n]*?\$|\\\(|\\\[|\\begin\{/;
+  for (let n = walker.nextNode(); n && raw.length < 5; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!el || el.closest(skip)) continue;
+    const m = n.textContent.match(tex);
+    if (m) raw.push(n.textContent.trim().slice(0, 80));
+  }
+  out.rawTex = raw;
+  // images: wait for the ones still loading
+  const imgs = Array.from(document.images);
+  await Promise.all(imgs.map(img => img.complete ? null : new Promise(r => {
+    img.addEventListener('load', r); img.addEventListener('error', r); setTimeout(r, 10000);
+  })));
+  out.images = imgs.length;
+  out.brokenImages = imgs.filter(i => !(i.complete && i.naturalWidth > 0))
+    .map(i => i.getAttribute('src') || '(no src)').map(s => s.slice(0, 80));
+  // widgets: every embedded view must get a drawn .widget-subarea just before it
+  const views = Array.from(document.querySelectorAll(
+    'script[type="application/vnd.jupyter.widget-view+json"]'));
+  const drawn = v => { const s = v.previousElementSibling;
+    return !!(s && s.classList.contains('widget-subarea') && s.querySelector('.lm-Widget, .jupyter-widgets')); };
+  // the manager renders on the load event; without require.js nothing will ever draw them
+  for (let i = 0; i < 200 && window.require && views.some(v => !drawn(v)); i++) await sleep(50);
+  out.widgets = views.length;
+  out.widgetsUndrawn = views.filter(v => !drawn(v)).length;
+  return out;
+}
+"""
+
+
+@dataclass
+class PageResult:
+    page: str
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    info: dict = field(default_factory=dict)
+
+
+def find_chromium(explicit: str | None = None) -> str | None:
+    """The Chromium to drive: ``explicit``, $AEVAE_CHROMIUM, or the first one on the PATH."""
+    names = ("chromium", "chromium-browser", "google-chrome")  # Debian, Ubuntu, GitHub's runners
+    for candidate in (explicit, os.environ.get("AEVAE_CHROMIUM"), *names):
+        if candidate and (path := shutil.which(candidate)):
+            return path
+    return None
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a tab closed mid-transfer
+            super().handle_error(request, client_address)
+
+
+@contextlib.contextmanager
+def serve(root: Path):
+    """Serve ``root`` on http://127.0.0.1:<free port>/; yields the base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = _Server(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def pages_of(root: Path) -> list[Path]:
+    """Every HTML page of the site (paths relative to ``root``), without the asset folders."""
+    found = (p.relative_to(root) for p in root.rglob("*.html"))
+    return sorted(p for p in found if not set(p.parts[:-1]) & set(SKIP_DIRS))
+
+
+def _check_page(context, base: str, root: Path, page: Path, shots: Path | None) -> PageResult:
+    rel = page.relative_to(root).as_posix()
+    result = PageResult(rel)
+    problems = result.problems
+    if _parse(page).redirect is not None:  # index.html: only a redirect, checked as a link
+        result.problems.extend(link_problems(root, page))
+        result.info = {"redirect": _parse(page).redirect}
+        return result
+    tab = context.new_page()
+    tab.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    tab.on(
+        "console",
+        lambda msg: msg.type == "error" and problems.append(f"console error: {msg.text[:200]}"),
+    )
+    tab.on(
+        "response",
+        lambda r: (
+            r.status >= 400 and problems.append(f"HTTP {r.status} for {r.url[len(base) - 1 :]}")
+        ),
+    )
+    origin = base.rstrip("/")
+
+    def only_local(route):
+        url = route.request.url
+        if url.startswith(origin) or url.startswith(("data:", "blob:", "about:")):
+            return route.continue_()
+        problems.append(f"request outside the book (blocked, no network): {url[:120]}")
+        return route.abort()
+
+    tab.route("**/*", only_local)
+    start = time.perf_counter()
+    try:
+        tab.goto(urljoin(base, rel), wait_until="load", timeout=PAGE_TIMEOUT_MS)
+        info = tab.evaluate(_INSPECT_JS)
+        result.info = info
+        if info["mathUntypeset"]:
+            problems.append(
+                f"MathJax did not typeset {info['mathUntypeset']} of {info['math']} math elements"
+            )
+        if info["mathErrors"]:
+            problems.append(f"MathJax errors: {info['mathErrors']}")
+        for text in info["rawTex"]:
+            problems.append(f"raw TeX left in the text: {text!r}")
+        for src in info["brokenImages"]:
+            problems.append(f"image did not load: {src}")
+        if info["widgetsUndrawn"]:
+            problems.append(f"{info['widgetsUndrawn']} of {info['widgets']} widgets not drawn")
+        if shots is not None:
+            target = shots / (rel[: -len(".html")].replace("/", "__") + ".png")
+            tab.screenshot(path=str(target), full_page=True, timeout=PAGE_TIMEOUT_MS)
+    except Exception as exc:  # a timeout or a crashed page is a finding, not a crash of the check
+        problems.append(f"could not check the page: {type(exc).__name__}: {str(exc)[:200]}")
+    finally:
+        tab.close()
+    result.seconds = time.perf_counter() - start
+    problems.extend(link_problems(root, page))
+    return result
+
+
+def check_site(
+    root: Path, screenshots: Path | None = None, chromium: str | None = None, pages=None
+) -> list[PageResult]:
+    """Check every page of the site in ``root`` (or only ``pages``); one result per page."""
+    from playwright.sync_api import sync_playwright
+
+    root = Path(root).resolve()
+    executable = find_chromium(chromium)
+    if executable is None:
+        raise RuntimeError("Chromium not found: install Debian's `chromium` or set AEVAE_CHROMIUM")
+    if screenshots is not None:
+        shutil.rmtree(screenshots, ignore_errors=True)
+        screenshots.mkdir(parents=True)
+    todo = [Path(p) for p in pages] if pages is not None else pages_of(root)
+    with serve(root) as base, sync_playwright() as pw:
+        # Playwright starts Chromium with a new, empty --user-data-dir of its own.
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            return [_check_page(context, base, root, root / p, screenshots) for p in todo]
+        finally:
+            browser.close()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("site", nargs="?", default="_build/html", type=Path)
+    parser.add_argument("--screenshots", type=Path, default=Path("_build/screenshots"))
+    parser.add_argument("--chromium", help="path of the Chromium binary")
+    args = parser.parse_args(argv)
+    if not (args.site / "index.html").is_file():
+        print(f"check_book: no built book at {args.site} (run `make book`)", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+    results = check_site(args.site, args.screenshots, args.chromium)
+    bad = [r for r in results if r.problems]
+    for r in results:
+        info = r.info
+        print(
+            f"{'FAIL' if r.problems else 'ok  '} {r.page:55s} {r.seconds:5.1f} s  "
+            f"math {info.get('mjx', 0):3d}  images {info.get('images', 0):2d}  "
+            f"widgets {info.get('widgets', 0)}"
+        )
+        for problem in r.problems:
+            print(f"     {r.page}: {problem}")
+    print(
+        f"check_book: {len(results)} pages in {time.perf_counter() - start:.0f} s, "
+        f"{len(bad)} with problems; screenshots in {args.screenshots}"
+    )
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
