@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .objectives import LIKELIHOODS
+from .objectives import LIKELIHOODS, has_nonfinite
 
 #: Log-variances are squashed smoothly into this range by design: exp(LOGVAR_MAX) cannot
 #: overflow and exp(LOGVAR_MIN) cannot underflow to a zero standard deviation.
@@ -62,7 +62,9 @@ def _check_input(x: torch.Tensor, input_dim: int, name: str = "x") -> None:
             f"{name} must have shape (B, {input_dim}), got {tuple(x.shape)}; "
             "flatten images with x.view(len(x), -1)"
         )
-    if not torch.isfinite(x).all():
+    # Checked on the CPU only: on an accelerator it would force a host sync in every forward
+    # pass (and break CUDA-graph capture, see reproduce.py); objectives and fit still check.
+    if x.device.type == "cpu" and has_nonfinite(x):
         n_nan, n_inf = int(torch.isnan(x).sum()), int(torch.isinf(x).sum())
         raise ValueError(
             f"{name} must be finite, got {n_nan} NaN and {n_inf} infinite value(s); "

@@ -28,8 +28,18 @@ def _check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str
         )
 
 
+def has_nonfinite(t: torch.Tensor) -> bool:
+    """True if ``t`` holds a NaN or an infinity.
+
+    NaN and inf propagate through a sum, so one reduction answers in the common, finite case
+    (far cheaper than ``isfinite(t).all()`` on a CPU); only a non-finite sum, which may also be
+    an overflow of large finite values, is checked element by element.
+    """
+    return bool(not torch.isfinite(t.sum()) and not torch.isfinite(t).all())
+
+
 def _check_finite(t: torch.Tensor, name: str) -> None:
-    if not torch.isfinite(t).all():
+    if has_nonfinite(t):
         n_nan, n_inf = int(torch.isnan(t).sum()), int(torch.isinf(t).sum())
         raise ValueError(
             f"{name} must be finite, got {n_nan} NaN and {n_inf} infinite value(s) among "

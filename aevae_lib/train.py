@@ -19,7 +19,7 @@ from torch import nn
 
 from .data import binarize as _binarize
 from .data import minibatches
-from .objectives import LIKELIHOODS, elbo_loss
+from .objectives import LIKELIHOODS, elbo_loss, has_nonfinite
 
 LossFn = Callable[[nn.Module, torch.Tensor], dict]
 
@@ -165,7 +165,7 @@ def _check_data(x, y) -> None:
         )
     if len(x) == 0:
         raise ValueError(f"x must hold at least one example, got shape {tuple(x.shape)}")
-    if not torch.isfinite(x).all():
+    if has_nonfinite(x):
         bad = (~torch.isfinite(x.reshape(len(x), -1))).any(dim=1).nonzero().flatten()
         raise ValueError(
             f"x must be finite, got NaN or infinite values in {len(bad)} of {len(x)} examples "

@@ -192,3 +192,21 @@ def test_conv_vae_uses_the_same_squash():
         vae.logvar_layer.bias.fill_(1e9)
     _, logvar = vae.encode(torch.rand(2, 784))
     assert torch.allclose(logvar, torch.full_like(logvar, LOGVAR_MAX))
+
+
+# ---- the non-finite check itself -------------------------------------------------------------
+
+
+def test_has_nonfinite_finds_nan_and_inf_and_ignores_an_overflowing_sum():
+    big = torch.full((4,), 3e38)  # finite values whose float32 sum overflows to inf
+    assert torch.isinf(big.sum()) and not objectives.has_nonfinite(big)
+    assert objectives.has_nonfinite(torch.tensor([1.0, float("nan")]))
+    assert objectives.has_nonfinite(torch.tensor([float("inf"), float("-inf")]))  # sum is NaN
+    assert not objectives.has_nonfinite(torch.rand(3, 5))
+    assert not objectives.has_nonfinite(torch.zeros(0, 784))
+
+
+def test_large_finite_inputs_are_not_mistaken_for_infinite():
+    x = torch.full((2, 4), 3e38)
+    model = Autoencoder(input_dim=4, latent_dim=2, hidden=(), output="linear")
+    assert model(x).x_hat.shape == (2, 4)  # no "must be finite" error
