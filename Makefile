@@ -49,13 +49,15 @@ BOOK_OUT := $(if $(FAST),_build/fast,.)
 # and in tools/build_book.sh); matplotlib picks Agg by itself where there is no display.
 NB_ENV := env -u MPLBACKEND
 
-.PHONY: help install vendor book check-book test lint lab clean distclean
+.PHONY: help install vendor book check-book slides test lint lab clean distclean
 
 help:
 	@echo "make book       build the book into _build/html (executes the notebooks, cached;"
 	@echo "                with AEVAE_FAST=1 into _build/fast/_build/html)"
 	@echo "make check-book load every page of the built book in headless Chromium (errors, math,"
 	@echo "                images, widgets, links); screenshots in _build/screenshots"
+	@echo "make slides     one reveal.js deck per chapter into _build/slides (offline; with the"
+	@echo "                figures of the last make book)"
 	@echo "make test       run the unit tests and every notebook (pytest + nbval)"
 	@echo "make lab        open JupyterLab in the project's environment"
 	@echo "make lint       ruff; notebooks stored without outputs; LaTeX macros documented"
@@ -89,6 +91,11 @@ book: $(STAMP) vendor
 check-book: $(STAMP)
 	$(BIN)/python tests/browser/check_book.py $(BOOK_OUT)/_build/html \
 	  --screenshots $(BOOK_OUT)/_build/screenshots
+
+# Figures come from the notebooks the last `make book` executed; see tools/slides.py.
+slides: $(STAMP) vendor
+	$(BIN)/python tools/slides.py --out $(BOOK_OUT)/_build/slides \
+	  --executed $(BOOK_OUT)/_build/jupyter_execute/notebooks
 
 test: $(STAMP)
 	$(NB_ENV) $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env

@@ -8,6 +8,9 @@
 #   _build/html/vendor/). They are deliberately NOT under _static/: Jupyter Book adds every
 #   .js file under _static to every page.
 #
+#   reveal.js (the slide decks of `make slides`) goes to _vendor/slides/reveal.js/ instead:
+#   tools/slides.py copies it, with MathJax and require.js, next to the decks.
+#
 # Idempotent: does nothing when _vendor/ already holds exactly these versions.
 # Usage: tools/vendor_js.sh [--force]
 set -euo pipefail
@@ -15,6 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dest=_vendor
 site=$dest/site/vendor
+slides=$dest/slides
 
 # name@version and the sha512 integrity that the npm registry publishes for its tarball.
 # The html-manager version must match ipywidgets 8 (its `__html_manager_version__` is ^1.0.1).
@@ -22,13 +26,15 @@ packages=(
   "mathjax@3.2.2 sha512-Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/FEsPsjKPZGJvtRZM1vO+geW0OhGw=="
   "requirejs@2.3.8 sha512-7/cTSLOdYkNBNJcDMWf+luFvMriVm7eYxp4BcFCsAX0wF421Vyce5SXP17c+Jd5otXKGNehIonFlyQXSowL6Mw=="
   "@jupyter-widgets/html-manager@1.0.15 sha512-5thBIV6ymNgmPVOHvzx+gGy8ZSKmSazhtGw4/c4xJDVzRhG9PTeQsRjF3FUTopvFi//SABeNz1yp47bCrJ3CQA=="
+  # the last 4.x: nbconvert's reveal template is written for reveal.js 4
+  "reveal.js@4.6.1 sha512-1CW0auaXNPmwmvQ7TwpszwVxMi2Xr5cTS3J3EBC/HHgbPF32Dn7aiu/LKWDOGjMbaDwKQiGmfqcoGQ74HUHCMw=="
 )
 
 stamp=$dest/VERSIONS
 wanted=$(printf '%s\n' "${packages[@]}")
 if [[ "${1:-}" != "--force" && -f $stamp && "$(cat "$stamp")" == "$wanted" \
       && -f $site/mathjax/es5/tex-mml-chtml.js && -f $site/requirejs/require.js \
-      && -f $site/jupyter-widgets/embed-amd.js ]]; then
+      && -f $site/jupyter-widgets/embed-amd.js && -f $slides/reveal.js/dist/reveal.js ]]; then
   echo "vendor_js: _vendor/ is up to date"
   exit 0
 fi
@@ -58,7 +64,7 @@ for entry in "${packages[@]}"; do
   tar -xzf "$tmp/$file" -C "$tmp/${name//\//_}"
 done
 
-rm -rf "$dest/site"
+rm -rf "$dest/site" "$slides"
 mkdir -p "$site/mathjax" "$site/requirejs" "$site/jupyter-widgets"
 # MathJax: the whole es5/ tree, because components, TeX extensions and fonts are loaded on
 # demand relative to tex-mml-chtml.js.
@@ -70,6 +76,12 @@ hm="$tmp/@jupyter-widgets_html-manager/package"
 cp "$hm/dist/embed-amd.js" "$site/jupyter-widgets/"
 find "$hm/dist" -maxdepth 1 -type f \( -name '*.woff' -o -name '*.woff2' -o -name '*.ttf' \
      -o -name '*.eot' -o -name '*.svg' \) -exec cp {} "$site/jupyter-widgets/" \;
+
+# reveal.js: its built files and the speaker-notes plugin (the decks use no other plugin).
+mkdir -p "$slides/reveal.js/plugin"
+cp -r "$tmp/reveal.js/package/dist" "$slides/reveal.js/"
+cp -r "$tmp/reveal.js/package/plugin/notes" "$slides/reveal.js/plugin/"
+cp "$tmp/reveal.js/package/LICENSE" "$slides/reveal.js/LICENSE"
 
 printf '%s\n' "${packages[@]}" > "$stamp"
 echo "vendor_js: vendored into $site ($(du -sh "$site" | cut -f1))"

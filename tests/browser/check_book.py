@@ -123,7 +123,7 @@ async () => {
   const sleep = ms => new Promise(r => setTimeout(r, ms));
   const out = {};
   const mathEls = Array.from(document.querySelectorAll('.math'));
-  if (mathEls.length) {
+  if (mathEls.length || document.querySelector('script[src*="mathjax"]')) {
     for (let i = 0; i < 200 && !(window.MathJax && MathJax.startup && MathJax.startup.promise); i++)
       await sleep(50);
     if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
