@@ -159,7 +159,7 @@ def sse_per_image(x: torch.Tensor, x_hat: torch.Tensor) -> float:
 
 
 class PCA:
-    """Principal component analysis by SVD, the linear baseline for autoencoders.
+    """Principal component analysis, the linear baseline for autoencoders (via the covariance).
 
     >>> pca = PCA(30).fit(x_train); x_hat = pca.reconstruct(x_test)
     """
@@ -175,11 +175,15 @@ class PCA:
                 f"x must be (N, D) with N, D >= n_components={self.n_components}, "
                 f"got {tuple(x.shape)}"
             )
-        x = x.double()
-        self.mean = x.mean(dim=0)  # (D,)
-        _, s, vt = torch.linalg.svd(x - self.mean, full_matrices=False)
-        self.components = vt[: self.n_components]  # (d, D), orthonormal rows
-        self.explained_variance = s[: self.n_components] ** 2 / (len(x) - 1)
+        self.mean = x.double().mean(dim=0)  # (D,)
+        # Eigenvectors of the covariance, the same as an SVD of the centred data, but the
+        # (D, D) product in float32 costs seconds where a float64 SVD of (60000, 784) takes minutes.
+        centred = x.float() - self.mean.float()  # (N, D)
+        cov = (centred.T @ centred).double() / (len(x) - 1)  # (D, D)
+        evals, evecs = torch.linalg.eigh(cov)  # ascending
+        top = torch.arange(len(evals) - 1, len(evals) - 1 - self.n_components, -1)
+        self.components = evecs[:, top].T.contiguous()  # (d, D), orthonormal rows
+        self.explained_variance = evals[top].clamp(min=0.0)  # (d,)
         return self
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .corrupt import corrupt
 from .data import binarize as _binarize
 from .data import minibatches
 from .objectives import LIKELIHOODS, elbo_loss, has_nonfinite
@@ -32,6 +33,21 @@ def ae_loss(model: nn.Module, x: torch.Tensor) -> dict:
     x_hat = model(x).x_hat
     sse = (x_hat - x).pow(2).sum(dim=1)  # (B,)
     return {"loss": sse.mean()}
+
+
+def denoising_ae_loss(noise_std: float = 0.0, mask_fraction: float = 0.0) -> LossFn:
+    """Denoising autoencoder loss (Vincent et al. 2008): reconstruct the *clean* x from a
+    corrupted copy, ``corrupt.corrupt(x, noise_std, mask_fraction)``; squared error summed over
+    pixels, mean over the batch. The corruption draws from torch's global generator (seeded by
+    ``fit``). Used in: notebooks/02_what_autoencoders_are_good_for.ipynb."""
+    corrupt(torch.zeros(1, 1), noise_std, mask_fraction)  # check the levels now, not mid-training
+
+    def loss(model: nn.Module, x: torch.Tensor) -> dict:
+        x_tilde = corrupt(x, noise_std, mask_fraction)  # (B, D), a fresh corruption each call
+        x_hat = model(x_tilde).x_hat
+        return {"loss": (x_hat - x).pow(2).sum(dim=1).mean()}
+
+    return loss
 
 
 def vae_loss(likelihood: str = "bernoulli", beta: float = 1.0, free_bits: float = 0.0) -> LossFn:
@@ -81,6 +97,7 @@ def fit(
     schedule: str = "constant",
     progress: bool = True,
     desc: str = "training",
+    x_val: torch.Tensor | None = None,
 ) -> dict[str, list[float]]:
     """Train ``model`` in place with Adam and return the history (per-epoch means).
 
@@ -92,9 +109,12 @@ def fit(
         seed: seeds the shuffling, the binarization and the model's sampling noise.
         schedule: "constant" learning rate, or "cosine": decay from ``lr`` to 0 over training
             (a larger batch with a higher, decaying rate trains faster per second on a CPU).
+        x_val: optional held-out data (M, D) without labels; after every epoch ``loss_fn`` is
+            evaluated on it (eval mode, no gradients) and logged as "val_<key>".
 
     Returns:
-        dict of lists, one value per epoch for every key of the loss dict, plus "seconds".
+        dict of lists, one value per epoch for every key of the loss dict, plus "seconds"
+        (training time only) and the "val_" keys when ``x_val`` is given.
     """
     check_fit_settings(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, schedule=schedule)
     _check_data(x, y)
@@ -137,9 +157,24 @@ def fit(
         for key, total in sums.items():
             history.setdefault(key, []).append(float(total) / count)
         history["seconds"].append(time.perf_counter() - start)
+        if x_val is not None:
+            for key, value in _evaluate_loss(model, x_val, loss_fn).items():
+                history.setdefault(f"val_{key}", []).append(value)
         bar.set_postfix(loss=f"{history['loss'][-1]:.2f}")
     model.eval()
     return history
+
+
+@torch.no_grad()
+def _evaluate_loss(model: nn.Module, x: torch.Tensor, loss_fn: LossFn, batch_size: int = 1000):
+    """Mean of every entry of ``loss_fn`` over ``x`` in eval mode; the model is left training."""
+    model.eval()
+    sums: dict[str, float] = {}
+    for xb in x.split(batch_size):
+        for key, value in loss_fn(model, xb).items():
+            sums[key] = sums.get(key, 0.0) + float(value) * len(xb)
+    model.train()
+    return {key: total / len(x) for key, total in sums.items()}
 
 
 def check_fit_settings(
