@@ -17,6 +17,7 @@ Used in: ``python -m aevae_lib bench`` and benchmarks/README.md.
 
 from __future__ import annotations
 
+import math
 import platform
 import statistics
 import time
@@ -24,7 +25,7 @@ import time
 import torch
 from torch import nn
 
-from .data import fixed_binarization
+from .data import binarize, fixed_binarization
 from .evaluate import negative_elbo
 from .models import VAE
 from .peer_vae import peer_neg_elbo, peer_train
@@ -152,6 +153,7 @@ def run_bench(
     result["quality_not_worse"] = ours["test_neg_elbo"] <= peer["test_neg_elbo"]
     if sweep:
         result["sweep"] = run_sweep(data, x_test_bin, epochs=sweep_epochs or epochs)
+        result["step_breakdown_ms"] = step_breakdown()
     return result
 
 
@@ -189,6 +191,55 @@ def run_sweep(data: dict, x_test_bin: torch.Tensor, *, epochs: int) -> dict:
         )
         threads.append({"threads": t, "s_per_epoch": statistics.median(seconds)})
     return {"epochs": epochs, "schedule": "cosine", "batch_lr": rows, "threads": threads}
+
+
+def _cpu_ms(fn, repeats: int = 5, calls: int = 10) -> float:
+    """Best of ``repeats`` CPU-time measurements of ``calls`` calls, in ms per call."""
+    best = math.inf
+    for _ in range(repeats):
+        start = time.process_time()
+        for _ in range(calls):
+            fn()
+        best = min(best, (time.process_time() - start) / calls * 1e3)
+    return best
+
+
+def step_breakdown(batch_size: int = 256) -> dict:
+    """CPU milliseconds of the parts of one training step, one thread (the evidence behind
+    ``data.binarize`` and ``train.adam``): CPU time is far less disturbed than wall time by
+    other processes on a shared machine."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        gen = torch.Generator().manual_seed(0)
+        x = torch.rand(batch_size, 784, generator=gen)
+        model = VAE(latent_dim=20, hidden=[400])
+        xb = binarize(x, gen)
+        loss_fn = vae_loss("bernoulli")
+
+        def forward_backward():
+            model.zero_grad(set_to_none=True)
+            loss_fn(model, xb)["loss"].backward()
+
+        forward_backward()
+        a, b = torch.randn(1024, 1024, generator=gen), torch.randn(1024, 1024, generator=gen)
+        gflops = 2 * 1024**3 / _cpu_ms(lambda: a @ b) / 1e6  # one core, CPU time
+        plain = torch.optim.Adam(model.parameters(), lr=1e-3)
+        fused = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+        return {
+            "batch_size": batch_size,
+            "threads": 1,
+            "gather_batch": _cpu_ms(lambda: x[torch.arange(batch_size)]),
+            "binarize_torch_bernoulli": _cpu_ms(lambda: torch.bernoulli(x, generator=gen)),
+            "binarize_uniform_less_than_p": _cpu_ms(lambda: binarize(x, gen)),
+            "forward_backward": _cpu_ms(forward_backward),
+            "adam_for_loop": _cpu_ms(plain.step),
+            "adam_fused": _cpu_ms(fused.step),
+            "sgemm_gflops_one_core": gflops,
+            "matmul_flop_limit": epoch_flops(model, batch_size) / (gflops * 1e9) * 1e3,
+        }
+    finally:
+        torch.set_num_threads(old)
 
 
 def _cpu_name() -> str:

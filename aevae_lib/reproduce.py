@@ -23,6 +23,7 @@ import copy
 import math
 import time
 import warnings
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -261,3 +262,21 @@ def run_reproduce(*, device: torch.device, progress=print, **settings) -> tuple[
         **{k: v for k, v in history.items() if k != "train_s"},
     }
     return model, result
+
+
+#: Where the GPU reference run's checkpoint is shipped (``reproduce --save`` writes it).
+REFERENCE_PATH = Path(__file__).resolve().parent / "weights" / "reference_vae.pt"
+
+
+def load_reference(device: torch.device | str = "cpu", path=None):
+    """The shipped reference model as ``(model, config, history)``, or None if not shipped.
+
+    ``history["reproduce"]`` holds the JSON result of the run that trained it (its k = 5000
+    test NLL on the GPU, training time, device). Used in: notebooks/07_evaluating_vaes.ipynb.
+    """
+    from .checkpoint import load_checkpoint
+
+    path = Path(path) if path is not None else REFERENCE_PATH
+    if not path.is_file():
+        return None
+    return load_checkpoint(path, device, kind="vae")
