@@ -92,10 +92,10 @@ check-book: $(STAMP)
 	$(BIN)/python tests/browser/check_book.py $(BOOK_OUT)/_build/html \
 	  --screenshots $(BOOK_OUT)/_build/screenshots
 
-# Figures come from the notebooks the last `make book` executed; see tools/slides.py.
+# Figures come from the book's execution cache (make book); see tools/slides.py.
 slides: $(STAMP) vendor
 	$(BIN)/python tools/slides.py --out $(BOOK_OUT)/_build/slides \
-	  --executed $(BOOK_OUT)/_build/jupyter_execute/notebooks
+	  --cache $(BOOK_OUT)/_build/.jupyter_cache
 
 test: $(STAMP)
 	$(NB_ENV) $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env

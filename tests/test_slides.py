@@ -3,12 +3,14 @@ loads nothing from the web (reveal.js, MathJax and require.js from vendor/ next 
 
 from __future__ import annotations
 
+import copy
 import re
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from jupyter_cache.base import CacheBundleIn
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,19 +80,28 @@ def test_a_deck_builds_offline(tmp_path):
     assert "claim check" not in page and "Jensen" not in page  # hidden cell, solution
 
 
-def test_the_executed_copy_is_used_only_when_it_is_not_older(tmp_path):
-    source = tmp_path / "01_demo.ipynb"
-    executed = tmp_path / "executed" / "01_demo.ipynb"
-    executed.parent.mkdir()
-    nbformat.write(_notebook(), source)
-    assert slides.source_for(source, executed.parent) == (source, False)
-    nbformat.write(_notebook(), executed)
-    assert slides.source_for(source, executed.parent) == (executed, True)
+def test_outputs_come_from_the_books_execution_cache_for_the_same_code(tmp_path):
+    from jupyter_cache import get_cache
+
+    nb = _notebook()
+    assert slides.with_outputs(nb, tmp_path / "no-cache") == (nb, False)
+    executed = copy.deepcopy(nb)
+    executed.cells[1].outputs = [nbformat.v4.new_output("stream", text="ran\n")]
+    executed.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nb.metadata["kernelspec"] = executed.metadata["kernelspec"]
+    get_cache(tmp_path / "cache").cache_notebook_bundle(
+        CacheBundleIn(executed, tmp_path / "01_demo.ipynb"), check_validity=False
+    )
+    merged, found = slides.with_outputs(nb, tmp_path / "cache")
+    assert found and merged.cells[1].outputs[0].text == "ran\n"
+    nb.cells[1].source = "import cmath"  # the code changed since the book ran it
+    assert slides.with_outputs(nb, tmp_path / "cache") == (nb, False)
 
 
 @pytest.mark.slow
 def test_a_deck_shows_its_math_in_a_browser_with_no_network(tmp_path):
-    """Built with the vendored scripts, the deck loads, typesets and throws nothing."""
+    """Built with the vendored scripts, the deck loads, typesets, draws its widget and
+    throws nothing."""
     if not (REPO / "_vendor" / "slides" / "reveal.js" / "dist" / "reveal.js").is_file():
         pytest.skip("reveal.js not vendored (run `make vendor`)")
     sys.path.insert(0, str(REPO / "tests" / "browser"))
@@ -99,8 +110,24 @@ def test_a_deck_shows_its_math_in_a_browser_with_no_network(tmp_path):
     if check_book.find_chromium() is None:
         pytest.skip("Chromium not installed")
     pytest.importorskip("playwright.sync_api")
+    import torch
+    from ipywidgets.embed import embed_data
+
+    from aevae_lib.models import VAE
+    from aevae_lib.widgets import latent_explorer
+
+    torch.manual_seed(0)
+    data = embed_data(views=[latent_explorer(VAE(latent_dim=2, hidden=(8,)))])
+    nb = _notebook()
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": data["manager_state"]}
+    nb.cells[4].outputs = [
+        nbformat.v4.new_output(
+            "display_data", {"application/vnd.jupyter.widget-view+json": data["view_specs"][0]}
+        )
+    ]
     slides.copy_vendor(tmp_path)
-    slides.build_deck(_notebook(), "01_demo", tmp_path)
+    slides.build_deck(nb, "01_demo", tmp_path)
     (result,) = check_book.check_site(tmp_path, None, pages=["01_demo.slides.html"])
     assert result.problems == []
     assert result.info["mjx"] >= 2  # the inline z and the displayed KL
+    assert result.info["widgets"] == 1 and result.info["widgetsUndrawn"] == 0

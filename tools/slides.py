@@ -15,11 +15,12 @@ cell that already has ``slideshow.slide_type`` (View > Cell Toolbar > Slideshow 
 keeps it: authors can refine a deck without touching this script. MyST roles such as
 {cite:t}`key` or {doc}`page` are shown as plain text.
 
-The figures come from the executed notebooks of the last ``make book``
-(_build/jupyter_execute/); a chapter changed since then, or never built, gives a deck of
-its code without outputs (and a note saying so). reveal.js, MathJax and require.js are
-copied from _vendor/ (``make vendor``) to _build/slides/vendor/, and the decks load them
-from there: the folder works offline and can be zipped and handed to students.
+The figures come from the book's execution cache (_build/.jupyter_cache, filled by
+``make book``); a chapter whose code changed since then, or that never ran, gives a deck
+of its code without outputs (and a note saying so). Widgets show their starting state, as in
+the book. reveal.js, MathJax, require.js and the widget manager are copied from _vendor/
+(``make vendor``) to _build/slides/vendor/, and the decks load them from there: the folder
+works offline and can be zipped and handed to students.
 """
 
 from __future__ import annotations
@@ -140,8 +141,20 @@ def build_deck(nb: nbformat.NotebookNode, name: str, out_dir: Path) -> Path:
         reveal_url_prefix=f"{VENDOR}/reveal.js",
         reveal_scroll=False,
         reveal_theme="white",  # its fonts ship with reveal.js (simple, sky, ... load Google's)
+        exclude_input_prompt=True,  # no In [3]: / Out[3]: on a slide
+        exclude_output_prompt=True,
     )
-    resources = {"aevae": {"vendor": VENDOR, "mathjax_config": mathjax_config()}}
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    from widget_embed import script  # the book's widget set-up: fonts, MathJax 3
+
+    widget_script = script({f"../{VENDOR}/jupyter-widgets/embed-amd.js": {}}, name)
+    resources = {
+        "aevae": {
+            "vendor": VENDOR,
+            "mathjax_config": mathjax_config(),
+            "widget_script": widget_script,
+        }
+    }
     body, _ = exporter.from_notebook_node(prepare(nb), resources=resources)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{name}.slides.html"
@@ -150,11 +163,12 @@ def build_deck(nb: nbformat.NotebookNode, name: str, out_dir: Path) -> Path:
 
 
 def copy_vendor(out_dir: Path, vendor: Path = ROOT / "_vendor") -> None:
-    """Copy reveal.js, MathJax and require.js from _vendor/ to out_dir/vendor/."""
+    """Copy reveal.js, MathJax, require.js and the widget manager to out_dir/vendor/."""
     sources = {
         "reveal.js": vendor / "slides" / "reveal.js",
         "mathjax": vendor / "site" / "vendor" / "mathjax",
         "requirejs": vendor / "site" / "vendor" / "requirejs",
+        "jupyter-widgets": vendor / "site" / "vendor" / "jupyter-widgets",
     }
     missing = [str(p) for p in sources.values() if not p.is_dir()]
     if missing:
@@ -164,12 +178,21 @@ def copy_vendor(out_dir: Path, vendor: Path = ROOT / "_vendor") -> None:
         shutil.copytree(source, out_dir / VENDOR / name)
 
 
-def source_for(notebook: Path, executed_dir: Path) -> tuple[Path, bool]:
-    """The executed copy of ``notebook`` when it is at least as new, else the notebook."""
-    executed = executed_dir / notebook.name
-    if executed.is_file() and executed.stat().st_mtime >= notebook.stat().st_mtime:
-        return executed, True
-    return notebook, False
+def with_outputs(nb: nbformat.NotebookNode, cache: Path) -> tuple[nbformat.NotebookNode, bool]:
+    """``nb`` with the outputs of its execution by ``make book``, when the book's execution
+    cache (``_build/.jupyter_cache``) holds a run of exactly this notebook's code; else ``nb``.
+
+    (The copies in _build/jupyter_execute/ have no outputs when the cache served them.)
+    """
+    if not (cache / "global.db").is_file():
+        return nb, False
+    from jupyter_cache import get_cache
+
+    try:
+        _, merged = get_cache(cache).merge_match_into_notebook(nb)
+    except KeyError:  # the code changed since the last build, or it never ran
+        return nb, False
+    return merged, True
 
 
 def write_index(decks: list[Path], out_dir: Path) -> Path:
@@ -195,15 +218,18 @@ def main(argv=None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb")
     parser.add_argument("--out", type=Path, default=ROOT / "_build" / "slides")
     parser.add_argument(
-        "--executed", type=Path, default=ROOT / "_build" / "jupyter_execute" / "notebooks"
+        "--cache",
+        type=Path,
+        default=ROOT / "_build" / ".jupyter_cache",
+        help="the book's execution cache (default: _build/.jupyter_cache)",
     )
     args = parser.parse_args(argv)
     notebooks = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     copy_vendor(args.out)
     decks = []
     for notebook in notebooks:
-        source, executed = source_for(notebook, args.executed)
-        deck = build_deck(nbformat.read(source, as_version=4), notebook.stem, args.out)
+        nb, executed = with_outputs(nbformat.read(notebook, as_version=4), args.cache)
+        deck = build_deck(nb, notebook.stem, args.out)
         decks.append(deck)
         note = "" if executed else "  (no outputs: run `make book` first for the figures)"
         print(f"slides: {deck.relative_to(args.out.parent)}{note}")
