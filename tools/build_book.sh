@@ -10,7 +10,9 @@
 #     cache is dropped, so every notebook runs again;
 #   - the last build failed or was interrupted: every page is read again, so a notebook that
 #     failed cannot slip through the next build without its warning (cached successful
-#     executions are reused).
+#     executions are reused);
+#   - the book's Sphinx extensions (book/_ext/*.py) changed: every page is written again
+#     (Sphinx does not notice a changed extension; cached executions are reused).
 set -euo pipefail
 
 out=${1:?usage: tools/build_book.sh OUT}
@@ -18,6 +20,7 @@ cd "$(dirname "$0")/.."
 build=$out/_build
 lib_hash=$(find aevae_lib -name '*.py' | LC_ALL=C sort | xargs cat constraints.txt \
            | sha256sum | cut -c1-16)
+ext_hash=$(find book/_ext -name '*.py' | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-16)
 
 all=()
 if [[ -d $build/html ]]; then
@@ -28,10 +31,14 @@ if [[ -d $build/html ]]; then
   elif [[ ! -f $build/.last-build-ok ]]; then
     echo "build_book: the last build did not finish cleanly; reading every page again"
     all=(--all)
+  elif [[ "$(cat "$build/.ext-hash" 2>/dev/null)" != "$ext_hash" ]]; then
+    echo "build_book: book/_ext changed; writing every page again"
+    all=(--all)
   fi
 fi
 mkdir -p "$build"
 echo "$lib_hash" > "$build/.aevae_lib-hash"
+echo "$ext_hash" > "$build/.ext-hash"
 rm -f "$build/.last-build-ok"
 
 # MPLBACKEND=Agg (common in CI) would stop Jupyter kernels from showing figures.
