@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-sweep", action="store_true", help="skip the batch size / threads sweep")
     p.add_argument("--sweep-epochs", type=int, default=None)
     p.add_argument("--n-train", type=int, default=None)
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads for the whole run (default: torch's, one per core)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("reproduce", help="the GPU reference run against IWAE's 86.76 nats")
@@ -190,6 +192,10 @@ def cmd_bench(args) -> dict:
     from .bench import run_bench
 
     _say("benchmark: ours, then the pytorch/examples replica, then the sweep (minutes)")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     return run_bench(
         epochs=args.epochs, sweep=not args.no_sweep, sweep_epochs=args.sweep_epochs,
         n_train=args.n_train,

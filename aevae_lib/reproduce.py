@@ -148,35 +148,37 @@ def train_for(
     tf32 = torch.backends.cuda.matmul.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = True  # training only; evaluation is full float32
     try:
-        stepper = _Stepper(model, x_train, batch_size, lr, use_graph)
-    except Exception as err:  # a capture that fails must not cost the run: train eagerly
-        warnings.warn(f"CUDA graph capture failed ({err}); training eagerly", RuntimeWarning, stacklevel=2)
-        use_graph = False
-        stepper = _Stepper(model, x_train, batch_size, lr, False)
-    n, steps, evals, best = len(x_train), 0, [], (math.inf, None)
-    next_eval = seconds / evaluations
-    model.train()
-    start = time.perf_counter()
-    elapsed = 0.0
-    while elapsed < seconds:
-        order = torch.randperm(n, generator=gen, device=device)
-        for i in range(0, n - batch_size + 1, batch_size):  # full batches only (static shapes)
-            elapsed = time.perf_counter() - start
-            if elapsed >= seconds:
-                break
-            stepper.set_lr(lr * 0.5 * (1.0 + math.cos(math.pi * elapsed / seconds)))
-            loss = stepper.step(order[i : i + batch_size])
-            steps += 1
-            if x_val is not None and elapsed >= next_eval:
-                next_eval += seconds / evaluations
-                val = _validate(model, x_val)
-                evals.append({"t": round(elapsed, 1), "train_loss": float(loss), "val_neg_elbo": val})
-                if val < best[0]:
-                    best = (val, copy.deepcopy(model.state_dict()))
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    train_s = time.perf_counter() - start
-    torch.backends.cuda.matmul.allow_tf32 = tf32
+        try:
+            stepper = _Stepper(model, x_train, batch_size, lr, use_graph)
+        except Exception as err:  # a capture that fails must not cost the run: train eagerly
+            warnings.warn(f"CUDA graph capture failed ({err}); training eagerly", RuntimeWarning, stacklevel=2)
+            use_graph = False
+            stepper = _Stepper(model, x_train, batch_size, lr, False)
+        n, steps, evals, best = len(x_train), 0, [], (math.inf, None)
+        next_eval = seconds / evaluations
+        model.train()
+        start = time.perf_counter()
+        elapsed = 0.0
+        while elapsed < seconds:
+            order = torch.randperm(n, generator=gen, device=device)
+            for i in range(0, n - batch_size + 1, batch_size):  # full batches only (static shapes)
+                elapsed = time.perf_counter() - start
+                if elapsed >= seconds:
+                    break
+                stepper.set_lr(lr * 0.5 * (1.0 + math.cos(math.pi * elapsed / seconds)))
+                loss = stepper.step(order[i : i + batch_size])
+                steps += 1
+                if x_val is not None and elapsed >= next_eval:
+                    next_eval += seconds / evaluations
+                    val = _validate(model, x_val)
+                    evals.append({"t": round(elapsed, 1), "train_loss": float(loss), "val_neg_elbo": val})
+                    if val < best[0]:
+                        best = (val, copy.deepcopy(model.state_dict()))
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        train_s = time.perf_counter() - start
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = tf32
     if x_val is not None:
         val = _validate(model, x_val)
         evals.append({"t": round(train_s, 1), "val_neg_elbo": val})

@@ -145,3 +145,20 @@ def test_zoo_builds_conv_vaes_and_free_bits_from_settings(mnist):
     _, fb = zoo.trained_vae(device="cpu", progress=False, free_bits=0.5, n_train=64, epochs=1,
                             batch_size=32, hidden=[16])
     assert fb["loss"][0] >= fb["recon"][0] + 20 * 0.5 - 1e-4  # KL floor of 0.5 nats x 20 dims
+
+
+def test_load_reference_is_none_until_the_checkpoint_is_shipped(tmp_path):
+    from aevae_lib.reproduce import load_reference
+
+    assert load_reference(path=tmp_path / "reference_vae.pt") is None
+    config = {"kind": "vae", "latent_dim": 4, "hidden": [8, 8], "activation": "relu",
+              "likelihood": "bernoulli", "binarize": True}
+    path = save_checkpoint(tmp_path / "reference_vae.pt", model_from_config(config), config,
+                           {"seconds": 1.0, "reproduce": {"k": 5000, "test_nll_iw": 90.0}})
+    model, loaded, history = load_reference(path=path)
+    assert loaded["hidden"] == [8, 8] and history["reproduce"]["k"] == 5000
+
+
+def test_bench_threads_must_be_positive(capsys):
+    assert cli.main(["bench", "--threads", "0", "--json"]) == 2
+    assert "--threads must be >= 1" in capsys.readouterr().err
