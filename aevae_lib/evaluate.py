@@ -200,8 +200,8 @@ def principal_angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Principal angles (radians, ascending) between the column spaces of a (D, p) and b (D, q)."""
     qa, _ = torch.linalg.qr(a.double())
     qb, _ = torch.linalg.qr(b.double())
-    cosines = torch.linalg.svdvals(qa.T @ qb).clamp(-1.0, 1.0)
-    return torch.arccos(cosines).flip(0)
+    cosines = torch.linalg.svdvals(qa.T @ qb).clamp(-1.0, 1.0)  # descending
+    return torch.arccos(cosines)  # ascending angles
 
 
 def kl_check(mu: torch.Tensor, logvar: torch.Tensor) -> float:

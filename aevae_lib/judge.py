@@ -23,7 +23,17 @@ from .zoo import mnist_tensors, unknown_settings_message
 
 
 def judge_defaults() -> dict:
-    return dict(hidden=[512, 512], dropout=0.2, epochs=pick(10, 2), batch_size=128, lr=1e-3, seed=0)
+    """Settings of the judge. A cosine learning-rate decay lifts its test accuracy from about
+    98.0 % (constant rate, which depends on the initial weights) to about 98.5 %."""
+    return dict(
+        hidden=[512, 512],
+        dropout=0.2,
+        epochs=pick(10, 2),
+        batch_size=128,
+        lr=1e-3,
+        schedule="cosine",
+        seed=0,
+    )
 
 
 def trained_judge(*, device=None, progress: bool = True, **settings):
@@ -33,12 +43,17 @@ def trained_judge(*, device=None, progress: bool = True, **settings):
     if unknown:
         raise TypeError(unknown_settings_message(unknown, judge_defaults()))
     check_fit_settings(
-        epochs=config["epochs"], batch_size=config["batch_size"], lr=config["lr"], seed=config["seed"]
+        epochs=config["epochs"],
+        batch_size=config["batch_size"],
+        lr=config["lr"],
+        seed=config["seed"],
+        schedule=config["schedule"],
     )
     device = torch.device(device) if device is not None else get_device(verbose=False)
     config["kind"], config["device"] = "judge", device.type
 
     def build():
+        torch.manual_seed(config["seed"])  # the initial weights follow from the config too
         return DigitClassifier(hidden=config["hidden"], dropout=config["dropout"]).to(device)
 
     def train(model):
@@ -52,6 +67,7 @@ def trained_judge(*, device=None, progress: bool = True, **settings):
             batch_size=config["batch_size"],
             lr=config["lr"],
             seed=config["seed"],
+            schedule=config["schedule"],
             progress=progress,
             desc="judge",
         )
