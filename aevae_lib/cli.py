@@ -76,9 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     common(p, 100)
 
     p = sub.add_parser("bench", help="seconds per epoch against the pytorch/examples pipeline")
-    p.add_argument("--epochs", type=int, default=5, help="epochs for each side (default 5)")
+    p.add_argument("--epochs", type=int, default=10, help="epochs for each side (default 10, as pytorch/examples)")
     p.add_argument("--no-sweep", action="store_true", help="skip the batch size / threads sweep")
-    p.add_argument("--sweep-epochs", type=int, default=None)
+    p.add_argument("--sweep-epochs", type=int, default=3, help="epochs per sweep setting (default 3)")
     p.add_argument("--n-train", type=int, default=None)
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads for the whole run (default: torch's, one per core)")
