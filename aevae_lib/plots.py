@@ -40,10 +40,14 @@ def _as_images(images, side: int = 28) -> np.ndarray:
     )
 
 
-def tile(images, ncols: int = 10, pad: int = 1, side: int = 28) -> np.ndarray:
-    """Arrange n images in a grid with ``ncols`` columns and ``pad`` pixels of white between.
+def tile(
+    images, ncols: int = 10, pad: int = 1, side: int = 28, pad_value: float = 0.15
+) -> np.ndarray:
+    """Arrange n images in a grid with ``ncols`` columns and ``pad`` pixels between them.
 
-    (n, 784) -> (rows * (28 + pad) - pad, ncols * (28 + pad) - pad); unused cells are white.
+    (n, 784) -> (rows * (28 + pad) - pad, ncols * (28 + pad) - pad), in intensity units
+    (0 = no ink, shown white; 1 = ink, shown black). The gaps get ``pad_value`` (a light grey
+    line between images); unused cells of the last row stay empty (0).
     """
     imgs = _as_images(images, side)
     if not isinstance(ncols, int) or ncols <= 0:
@@ -52,10 +56,10 @@ def tile(images, ncols: int = 10, pad: int = 1, side: int = 28) -> np.ndarray:
     ncols = min(ncols, max(n, 1))
     nrows = max(1, math.ceil(n / ncols))
     step = side + pad
-    canvas = np.ones((nrows * step - pad, ncols * step - pad))
-    for i, img in enumerate(imgs):
+    canvas = np.full((nrows * step - pad, ncols * step - pad), float(pad_value))
+    for i in range(nrows * ncols):
         r, c = divmod(i, ncols)
-        canvas[r * step : r * step + side, c * step : c * step + side] = img
+        canvas[r * step : r * step + side, c * step : c * step + side] = imgs[i] if i < n else 0.0
     return canvas
 
 

@@ -16,13 +16,14 @@ def images():
     return torch.rand(13, 784, generator=torch.Generator().manual_seed(0))
 
 
-def test_tile_places_each_image_and_pads_with_white(images):
+def test_tile_places_each_image_with_grey_gaps_and_empty_cells(images):
     canvas = plots.tile(images, ncols=5, pad=1)
     assert canvas.shape == (3 * 29 - 1, 5 * 29 - 1)
     np.testing.assert_allclose(canvas[:28, :28], images[0].view(28, 28).numpy(), rtol=1e-6)
     np.testing.assert_allclose(canvas[29:57, 58:86], images[7].view(28, 28).numpy(), rtol=1e-6)
-    assert (canvas[28, :] == 1.0).all()  # the padding row
-    assert (canvas[58:, 3 * 29 :] == 1.0).all()  # the two unused cells of the last row
+    assert (canvas[28, :] == 0.15).all()  # the gap row: a light grey line
+    assert (canvas[58:, 3 * 29 : 3 * 29 + 28] == 0.0).all()  # an unused cell: no ink (white)
+    assert (plots.tile(images, ncols=5, pad_value=0.0)[28, :] == 0.0).all()
 
 
 def test_tile_accepts_28x28_arrays_and_rejects_other_shapes(images):
