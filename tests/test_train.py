@@ -85,7 +85,7 @@ def test_free_bits_stops_the_kl_gradient_of_dimensions_below_the_floor():
     h = model.encoder(x)
     mu, logvar = model.mean_layer(h), model.logvar_layer(h)
     kl_dims = 0.5 * (mu**2 + logvar.exp() - logvar - 1).mean(0)
-    floor = float(kl_dims.max()) + 1.0  # every dimension below the floor
+    floor = float(kl_dims.max().detach()) + 1.0  # every dimension below the floor
     grad = torch.autograd.grad(kl_dims.clamp(min=floor).sum(), model.mean_layer.weight)[0]
     assert torch.count_nonzero(grad) == 0
 
