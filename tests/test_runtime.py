@@ -137,3 +137,23 @@ def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         runtime.atomic_write_bytes(target, b"data")
     assert list(tmp_path.iterdir()) == []
+
+
+SUBNORMAL = 1e-39  # below float32's smallest normal number, about 1.18e-38
+
+
+def test_flush_denormals_zeroes_subnormals_inside_and_restores_after():
+    tiny = torch.tensor([SUBNORMAL])
+    assert (tiny * 1.0).item() > 0  # torch's default: subnormals are kept
+    with runtime.flush_denormals() as supported:
+        inside = (tiny * 1.0).item()
+    if not supported:
+        pytest.skip("this CPU cannot flush subnormals")
+    assert inside == 0.0
+    assert (tiny * 1.0).item() > 0  # restored, even for code that runs after training
+
+
+def test_flush_denormals_restores_after_an_error():
+    with pytest.raises(RuntimeError), runtime.flush_denormals():
+        raise RuntimeError("boom")
+    assert (torch.tensor([SUBNORMAL]) * 1.0).item() > 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from aevae_lib import train
-from aevae_lib.models import VAE
+from aevae_lib.models import VAE, Autoencoder
 
 
 def _two_models():
@@ -95,3 +95,18 @@ def test_free_bits_must_be_a_non_negative_number():
 
     with pytest.raises(ValueError, match="free_bits must be a number >= 0"):
         train.vae_loss(free_bits=-0.1)
+
+
+def test_fit_trains_with_subnormals_flushed_and_leaves_the_default_on_exit():
+    seen = []
+
+    def loss(model, xb):
+        seen.append((torch.tensor([1e-39]) * 1.0).item())  # evaluated during training
+        return {"loss": model(xb).x_hat.sub(xb).pow(2).sum(1).mean()}
+
+    x = torch.rand(64, 784)
+    train.fit(Autoencoder(latent_dim=2, hidden=[8]), x, loss_fn=loss, epochs=1, batch_size=32,
+              progress=False)
+    if torch.set_flush_denormal(False):  # the CPU supports flushing
+        assert seen and all(v == 0.0 for v in seen)
+    assert (torch.tensor([1e-39]) * 1.0).item() > 0
