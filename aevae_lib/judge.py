@@ -24,11 +24,12 @@ from .zoo import mnist_tensors, unknown_settings_message
 
 def judge_defaults() -> dict:
     """Settings of the judge. A cosine learning-rate decay lifts its test accuracy from about
-    98.0 % (constant rate, which depends on the initial weights) to about 98.5 %."""
+    98.0 % (constant rate, which depends on the initial weights) to about 98.5 %. Epochs
+    (cosine, measured): 6 -> 98.27 %, 8 -> 98.48 % (25 s on 2 cores), 10 -> 98.53 %."""
     return dict(
         hidden=[512, 512],
         dropout=0.2,
-        epochs=pick(10, 2),
+        epochs=pick(8, 2),
         batch_size=128,
         lr=1e-3,
         schedule="cosine",
