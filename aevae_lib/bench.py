@@ -30,6 +30,7 @@ from .data import binarize, fixed_binarization
 from .evaluate import negative_elbo
 from .models import VAE
 from .peer_vae import peer_neg_elbo, peer_train
+from .runtime import flush_denormals
 from .train import fit, vae_loss
 from .zoo import mnist_tensors, vae_defaults
 
@@ -218,6 +219,31 @@ def _cpu_ms(fn, repeats: int = 5, calls: int = 10) -> float:
     return best
 
 
+def adam_subnormal_ms(model: nn.Module) -> dict:
+    """CPU ms of a fused Adam step when a third of the first moments are subnormal (1e-40, with
+    no gradient there, so they stay subnormal, as for weights of blank border pixels), with
+    and without flushing them to zero: the evidence behind ``runtime.flush_denormals``."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    saved = [p.detach().clone() for p in params]
+    optimizer = torch.optim.Adam(params, lr=1e-3, fused=True)
+    gen = torch.Generator().manual_seed(1)
+    for p in params:
+        p.grad = torch.randn(p.shape, generator=gen)
+    optimizer.step()
+    for p in params:
+        stale = (torch.arange(p.numel()) % 3 == 0).reshape(p.shape)  # (p.shape) bool
+        p.grad[stale] = 0.0
+        optimizer.state[p]["exp_avg"][stale] = 1e-40
+    subnormal = _cpu_ms(optimizer.step)
+    with flush_denormals():
+        flushed = _cpu_ms(optimizer.step)
+    with torch.no_grad():  # leave the model as it was given
+        for p, w in zip(params, saved, strict=True):
+            p.copy_(w)
+            p.grad = None
+    return {"adam_fused_subnormal_moments": subnormal, "adam_fused_subnormal_flushed": flushed}
+
+
 def step_breakdown(batch_size: int = 256) -> dict:
     """CPU milliseconds of the parts of one training step, one thread (the evidence behind
     ``data.binarize`` and ``train.adam``): CPU time is far less disturbed than wall time by
@@ -249,6 +275,7 @@ def step_breakdown(batch_size: int = 256) -> dict:
             "forward_backward": _cpu_ms(forward_backward),
             "adam_for_loop": _cpu_ms(plain.step),
             "adam_fused": _cpu_ms(fused.step),
+            **adam_subnormal_ms(model),
             "sgemm_gflops_one_core": gflops,
             "matmul_flop_limit": epoch_flops(model, batch_size) / (gflops * 1e9) * 1e3,
         }

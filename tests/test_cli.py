@@ -10,7 +10,9 @@ import pytest
 import torch
 
 from aevae_lib import cli, zoo
+from aevae_lib.bench import adam_subnormal_ms
 from aevae_lib.checkpoint import load_checkpoint, model_from_config, save_checkpoint
+from aevae_lib.models import VAE
 
 TINY = ["--n-train", "512", "--epochs", "1", "--n-test", "200", "--k", "5", "--device", "cpu"]
 
@@ -162,3 +164,14 @@ def test_load_reference_is_none_until_the_checkpoint_is_shipped(tmp_path):
 def test_bench_threads_must_be_positive(capsys):
     assert cli.main(["bench", "--threads", "0", "--json"]) == 2
     assert "--threads must be >= 1" in capsys.readouterr().err
+
+
+def test_adam_subnormal_benchmark_times_both_cases_and_leaves_the_model_alone():
+    model = VAE(latent_dim=2, hidden=[16])
+    before = [p.detach().clone() for p in model.parameters()]
+    result = adam_subnormal_ms(model)
+    assert set(result) == {"adam_fused_subnormal_moments", "adam_fused_subnormal_flushed"}
+    assert all(v > 0 for v in result.values())
+    for p, b in zip(model.parameters(), before, strict=True):
+        assert torch.equal(p, b) and p.grad is None
+    assert (torch.tensor([1e-39]) * 1.0).item() > 0  # flushing switched off again
