@@ -40,7 +40,7 @@ from .figures import (
 #: Shown under every widget: the rendered book has no kernel behind the controls.
 STATIC_NOTE = (
     "<small style='color:#666'>Live in JupyterLab or Binder; on the static page the "
-    "controls do not redraw (the figure below shows the same idea).</small>"
+    "controls do not redraw (a static figure in this section shows the same idea).</small>"
 )
 
 
@@ -72,11 +72,14 @@ class Explorer(widgets.VBox):
         self.controls, self.arrays, self._draw, self._zoom = dict(controls), {}, draw, zoom
         self._images = {row: widgets.Image(format="png") for row in rows}
         self.caption = widgets.HTML()
-        label = widgets.Layout(width="10em")
+        # each row: its label above its image, which shrinks to the page width if it must
+        for image in self._images.values():
+            image.layout = widgets.Layout(max_width="100%", height="auto")
+        row = widgets.Layout(align_items="flex-start")  # natural size, not stretched
         super().__init__(
             [
                 widgets.HBox(list(self.controls.values())),
-                *[widgets.HBox([widgets.Label(r, layout=label), self._images[r]]) for r in rows],
+                *[widgets.VBox([widgets.Label(r), self._images[r]], layout=row) for r in rows],
                 self.caption,
                 widgets.HTML(STATIC_NOTE),
             ]
