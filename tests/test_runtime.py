@@ -157,3 +157,19 @@ def test_flush_denormals_restores_after_an_error():
     with pytest.raises(RuntimeError), runtime.flush_denormals():
         raise RuntimeError("boom")
     assert (torch.tensor([SUBNORMAL]) * 1.0).item() > 0
+
+
+def test_flush_denormals_flushes_at_least_the_calling_threads_share():
+    """Documented limit: torch's intra-op worker threads keep their own setting, so with two
+    threads up to half of a large operation's subnormal results can stay subnormal."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        t = torch.full((4_000_000,), SUBNORMAL)  # large enough to be split across threads
+        with runtime.flush_denormals() as supported:
+            products = t * 1.0
+    finally:
+        torch.set_num_threads(old)
+    if not supported:
+        pytest.skip("this CPU cannot flush subnormals")
+    assert int((products != 0).sum()) <= len(t) // 2
