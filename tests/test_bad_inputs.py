@@ -282,7 +282,7 @@ ROWS = [
     Row("fit_lr_string", lambda: _fit(lr="1e-3"), ValueError,
         r"lr must be a number > 0 .*, got '1e-3'"),
     Row("fit_unknown_schedule", lambda: _fit(schedule="linear"), ValueError,
-        r"schedule must be one of \('constant', 'cosine'\), got 'linear'"),
+        r"schedule must be one of \('constant', 'cosine', 'stable-decay'\), got 'linear'"),
     Row("fit_seed_negative", lambda: _fit(seed=-1), ValueError,
         r"seed must be a non-negative int, got -1"),
     Row("fit_x_nan", lambda: _fit(x=_with(_x(8, 4), float("nan"), (3, 1))), ValueError,
@@ -315,7 +315,7 @@ ROWS = [
     Row("zoo_unknown_activation", lambda: zoo.trained_ae(activation="swish"), ValueError,
         r"activation must be one of \[.*\], got 'swish'"),
     Row("zoo_unknown_schedule", lambda: zoo.trained_vae(schedule="step"), ValueError,
-        r"schedule must be one of \('constant', 'cosine'\), got 'step'"),
+        r"schedule must be one of \('constant', 'cosine', 'stable-decay'\), got 'step'"),
     Row("zoo_conv_gaussian", lambda: zoo.trained_vae(conv=True, likelihood="gaussian"),
         ValueError, r"conv=True builds a ConvVAE, which has a Bernoulli likelihood only; "
         r"got likelihood='gaussian'"),

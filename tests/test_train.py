@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from aevae_lib import train
@@ -91,8 +92,6 @@ def test_free_bits_stops_the_kl_gradient_of_dimensions_below_the_floor():
 
 
 def test_free_bits_must_be_a_non_negative_number():
-    import pytest
-
     with pytest.raises(ValueError, match="free_bits must be a number >= 0"):
         train.vae_loss(free_bits=-0.1)
 
@@ -110,3 +109,43 @@ def test_fit_trains_with_subnormals_flushed_and_leaves_the_default_on_exit():
     if torch.set_flush_denormal(False):  # the CPU supports flushing
         assert seen and all(v == 0.0 for v in seen)
     assert (torch.tensor([1e-39]) * 1.0).item() > 0
+
+
+def _lrs(schedule: str, total_steps: int, lr: float = 2.0) -> list[float]:
+    """The learning rate ``fit``'s scheduler gives each of ``total_steps`` optimizer steps."""
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+    scheduler = train._scheduler(opt, schedule, total_steps)
+    rates = []
+    for _ in range(total_steps):
+        rates.append(opt.param_groups[0]["lr"])
+        opt.step()
+        scheduler.step()
+    return rates
+
+
+def test_stable_decay_holds_the_rate_for_four_fifths_then_falls_linearly_to_zero():
+    rates = _lrs("stable-decay", 100)
+    assert rates[:80] == [2.0] * 80  # the stable part: the full rate
+    decay = torch.tensor(rates[80:], dtype=torch.float64)
+    expected = 2.0 * (100 - torch.arange(80, 100, dtype=torch.float64)) / 20  # 2.0, 1.9, ..., 0.1
+    assert torch.allclose(decay, expected), decay
+    assert train.lr_factor("stable-decay", 100)(100) == 0.0  # the step after the last
+
+
+def test_stable_decay_on_a_run_shorter_than_five_steps_still_ends_below_the_full_rate():
+    assert _lrs("stable-decay", 1) == [2.0]  # a single step can only use the full rate
+    assert _lrs("stable-decay", 3) == [2.0, 2.0, 2.0 * 1 / 1]  # round(0.6) = 1 decay step
+    rates = _lrs("stable-decay", 7)  # round(1.4) = 1 decay step
+    assert rates[-1] == 2.0 and train.lr_factor("stable-decay", 7)(7) == 0.0
+
+
+def test_constant_and_cosine_schedules_keep_their_shapes():
+    assert _lrs("constant", 10) == [2.0] * 10
+    cosine = _lrs("cosine", 10)
+    assert cosine[0] == 2.0 and all(a > b for a, b in zip(cosine, cosine[1:], strict=False))
+
+
+def test_lr_factor_names_the_known_schedules_for_an_unknown_one():
+    message = r"schedule must be one of \('constant', 'cosine', 'stable-decay'\), got 'step'"
+    with pytest.raises(ValueError, match=message):
+        train.lr_factor("step", 10)
