@@ -1,0 +1,54 @@
+"""Saved benchmark results and the prose that quotes them agree, and still describe the library.
+
+A chapter may quote a measurement too slow to repeat inside the chapter (it would cost the
+reader minutes). Such a number comes from a script in benchmarks/ that saved its JSON in
+benchmarks/results/; these tests fail when the prose and the JSON disagree, or when the
+library's settings changed after the JSON was made (rerun the script, then update the prose).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from aevae_lib import zoo
+
+REPO = Path(__file__).resolve().parents[1]
+NUMBER_WORDS = dict(
+    enumerate(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+)
+
+
+def _markdown(notebook: str) -> str:
+    nb = json.loads((REPO / "notebooks" / notebook).read_text())
+    return " ".join(
+        " ".join("".join(c["source"]).split()) for c in nb["cells"] if c["cell_type"] == "markdown"
+    )
+
+
+def _schedule_result() -> dict:
+    return json.loads((REPO / "benchmarks" / "results" / "ae_schedule.json").read_text())
+
+
+def test_ae_schedule_result_was_made_with_the_current_book_settings():
+    result = _schedule_result()
+    assert result["mode"] == "full"
+    book = result["runs"]["book"]
+    defaults = zoo.ae_defaults()
+    assert book["settings"]["lr"] == defaults["lr"]
+    assert book["settings"]["schedule"] == defaults["schedule"]
+    assert len(book["test_sse_per_epoch"]) == 5  # the full-mode epochs of ae_defaults()
+
+
+def test_chapter_01_quotes_the_constant_rate_epochs_the_schedule_result_measured():
+    result = _schedule_result()
+    needed = result["constant_epochs_to_match_book"]
+    book_epochs = len(result["runs"]["book"]["test_sse_per_epoch"])
+    assert needed is not None and needed > book_epochs, result  # the schedule saves epochs
+    text = _markdown("01_autoencoder.ipynb")
+    claim = re.search(r"a constant rate needs (\w+) epochs to reach the test error", text)
+    assert claim, "chapter 01 no longer states how many epochs a constant rate needs"
+    assert claim.group(1) == NUMBER_WORDS[needed], (claim.group(1), needed)
+    saved = re.search(r"decay is worth about (\w+) epochs", text)
+    assert saved and saved.group(1) == NUMBER_WORDS[needed - book_epochs], saved
