@@ -52,3 +52,19 @@ def test_chapter_01_quotes_the_constant_rate_epochs_the_schedule_result_measured
     assert claim.group(1) == NUMBER_WORDS[needed], (claim.group(1), needed)
     saved = re.search(r"decay is worth about (\w+) epochs", text)
     assert saved and saved.group(1) == NUMBER_WORDS[needed - book_epochs], saved
+
+
+def test_chapter_01_schedule_exercise_quotes_the_saved_curves():
+    runs = _schedule_result()["runs"]
+    book, constant = runs["book"]["test_sse_per_epoch"], runs["constant"]["test_sse_per_epoch"]
+    text = _markdown("01_autoencoder.ipynb")
+    claim = re.search(
+        r"after five epochs the book's run is at ([\d.]+) and a constant 0\.002 at ([\d.]+), "
+        r"which needs all (\w+) epochs to get to (\d+\.\d)",
+        text,
+    )
+    assert claim, "the schedule exercise's solution no longer quotes the saved curves"
+    assert float(claim.group(1)) == round(book[4], 1)
+    assert float(claim.group(2)) == round(constant[4], 1)
+    assert claim.group(3) == NUMBER_WORDS[len(constant)]
+    assert float(claim.group(4)) == round(constant[-1], 1)
