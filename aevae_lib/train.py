@@ -138,33 +138,13 @@ def fit(
         model.train()
         bar = tqdm(range(1, epochs + 1), desc=desc, disable=not progress, leave=False)
         for epoch in bar:
-            start, sums, count = time.perf_counter(), {}, 0
-            for step, batch in enumerate(minibatches(*tensors, batch_size=batch_size, generator=gen)):
-                xb = _binarize(batch[0], gen) if binarize else batch[0]
-                terms = loss_fn(model, xb, *batch[1:])
-                if not isinstance(terms, dict) or "loss" not in terms:
-                    raise TypeError(
-                        "loss_fn must return a dict with a 'loss' entry (e.g. {'loss': loss}), "
-                        f"got {type(terms).__name__}"
-                        + (f" with keys {sorted(terms)}" if isinstance(terms, dict) else "")
-                    )
-                loss = terms["loss"]
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(
-                        f"non-finite loss ({loss.item()}) at epoch {epoch}, step {step}. Usual causes: "
-                        "a learning rate too high (try lr / 10), inputs with NaN/inf, or a "
-                        "log-variance that overflows exp(); check the data and lower lr."
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                n = len(xb)
-                for key, value in terms.items():
-                    sums[key] = sums.get(key, 0.0) + value.detach() * n
-                count += n
-            for key, total in sums.items():
-                history.setdefault(key, []).append(float(total) / count)
+            start = time.perf_counter()
+            means = _train_epoch(
+                model, tensors, loss_fn, optimizer, scheduler, gen,
+                batch_size=batch_size, binarize=binarize, epoch=epoch,
+            )
+            for key, value in means.items():
+                history.setdefault(key, []).append(value)
             history["seconds"].append(time.perf_counter() - start)
             if x_val is not None:
                 for key, value in _evaluate_loss(model, x_val, loss_fn).items():
@@ -172,6 +152,54 @@ def fit(
             bar.set_postfix(loss=f"{history['loss'][-1]:.2f}")
     model.eval()
     return history
+
+
+def _train_epoch(
+    model: nn.Module,
+    tensors: tuple[torch.Tensor, ...],
+    loss_fn: LossFn,
+    optimizer: torch.optim.Optimizer,
+    scheduler,
+    gen: torch.Generator,
+    *,
+    batch_size: int,
+    binarize: bool,
+    epoch: int,
+) -> dict[str, float]:
+    """One shuffled pass over ``tensors``, one optimizer step per minibatch; returns the mean of
+    every entry of the loss dict, weighted by the minibatch sizes."""
+    sums: dict[str, torch.Tensor] = {}
+    count = 0
+    for step, batch in enumerate(minibatches(*tensors, batch_size=batch_size, generator=gen)):
+        xb = _binarize(batch[0], gen) if binarize else batch[0]
+        terms = _checked_terms(loss_fn(model, xb, *batch[1:]), epoch, step)
+        optimizer.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        optimizer.step()
+        scheduler.step()
+        n = len(xb)
+        for key, value in terms.items():
+            sums[key] = sums.get(key, 0.0) + value.detach() * n
+        count += n
+    return {key: float(total) / count for key, total in sums.items()}
+
+
+def _checked_terms(terms, epoch: int, step: int) -> dict:
+    """``terms`` if it is a loss dict with a finite "loss"; otherwise an error that says why."""
+    if not isinstance(terms, dict) or "loss" not in terms:
+        raise TypeError(
+            "loss_fn must return a dict with a 'loss' entry (e.g. {'loss': loss}), "
+            f"got {type(terms).__name__}"
+            + (f" with keys {sorted(terms)}" if isinstance(terms, dict) else "")
+        )
+    loss = terms["loss"]
+    if not torch.isfinite(loss):
+        raise FloatingPointError(
+            f"non-finite loss ({loss.item()}) at epoch {epoch}, step {step}. Usual causes: "
+            "a learning rate too high (try lr / 10), inputs with NaN/inf, or a "
+            "log-variance that overflows exp(); check the data and lower lr."
+        )
+    return terms
 
 
 @torch.no_grad()
