@@ -19,7 +19,7 @@ import torch
 from .models import DigitClassifier
 from .runtime import cached, get_device, pick
 from .train import check_fit_settings, classifier_loss, fit
-from .zoo import mnist_tensors, unknown_settings_message
+from .zoo import fit_settings, mnist_tensors, unknown_settings_message
 
 
 def judge_defaults() -> dict:
@@ -43,13 +43,7 @@ def trained_judge(*, device=None, progress: bool = True, **settings):
     unknown = set(settings) - set(judge_defaults())
     if unknown:
         raise TypeError(unknown_settings_message(unknown, judge_defaults()))
-    check_fit_settings(
-        epochs=config["epochs"],
-        batch_size=config["batch_size"],
-        lr=config["lr"],
-        seed=config["seed"],
-        schedule=config["schedule"],
-    )
+    check_fit_settings(**fit_settings(config))
     device = torch.device(device) if device is not None else get_device(verbose=False)
     config["kind"], config["device"] = "judge", device.type
 
@@ -64,13 +58,9 @@ def trained_judge(*, device=None, progress: bool = True, **settings):
             data["x_train"],
             y=data["y_train"],
             loss_fn=classifier_loss,
-            epochs=config["epochs"],
-            batch_size=config["batch_size"],
-            lr=config["lr"],
-            seed=config["seed"],
-            schedule=config["schedule"],
             progress=progress,
             desc="judge",
+            **fit_settings(config),
         )
         history["test_accuracy"] = accuracy(model, data["x_test"], data["y_test"])
         return history

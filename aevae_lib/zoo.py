@@ -37,19 +37,22 @@ def mnist_tensors(device: torch.device | str = "cpu", n_train: int | None = None
     }
 
 
+#: The settings of a model's configuration that ``train.fit`` takes as they are.
+FIT_KEYS = ("epochs", "batch_size", "lr", "seed", "schedule")
+
+
+def fit_settings(config: dict) -> dict:
+    """The keyword arguments of ``train.fit`` (and ``check_fit_settings``) in ``config``."""
+    return {key: config[key] for key in FIT_KEYS}
+
+
 def _resolve(defaults: dict, overrides: dict) -> dict:
     unknown = set(overrides) - set(defaults)
     if unknown:
         raise TypeError(unknown_settings_message(unknown, defaults))
     config = {**defaults, **overrides}
     # fail before any data is loaded or a model is built
-    check_fit_settings(
-        epochs=config["epochs"],
-        batch_size=config["batch_size"],
-        lr=config["lr"],
-        seed=config["seed"],
-        schedule=config.get("schedule", "constant"),
-    )
+    check_fit_settings(**fit_settings(config))
     n_train = config.get("n_train")
     if n_train is not None and (not isinstance(n_train, int) or n_train <= 0):
         raise ValueError(f"n_train must be a positive int or None (all 60,000), got {n_train!r}")
@@ -165,19 +168,12 @@ def trained_ae(*, device=None, progress: bool = True, use_cache: bool = True, **
             if denoising
             else ae_loss,
             x_val=x_val,  # logs the test loss after every epoch as history["val_loss"]
-            epochs=config["epochs"],
-            batch_size=config["batch_size"],
-            lr=config["lr"],
-            seed=config["seed"],
-            schedule=config["schedule"],
             progress=progress,
             desc=f"AE d={config['latent_dim']}",
+            **fit_settings(config),
         )
 
-    if not use_cache:  # train afresh, e.g. `python -m aevae_lib train` timing a run
-        model = build()
-        return model, train(model)
-    return cached(config, build, train)
+    return _load_or_train(config, build, train, use_cache)
 
 
 def trained_vae(*, device=None, progress: bool = True, use_cache: bool = True, **settings):
@@ -211,17 +207,19 @@ def trained_vae(*, device=None, progress: bool = True, use_cache: bool = True, *
             model,
             data["x_train"],
             loss_fn=vae_loss(config["likelihood"], config["beta"], free_bits=config["free_bits"]),
-            epochs=config["epochs"],
-            batch_size=config["batch_size"],
-            lr=config["lr"],
-            seed=config["seed"],
             binarize=config["binarize"],
-            schedule=config["schedule"],
             progress=progress,
             desc=f"VAE d={config['latent_dim']}",
+            **fit_settings(config),
         )
 
-    if not use_cache:  # train afresh, e.g. `python -m aevae_lib train` timing a run
+    return _load_or_train(config, build, train, use_cache)
+
+
+def _load_or_train(config: dict, build, train, use_cache: bool):
+    """``runtime.cached(config, build, train)``; with ``use_cache=False`` train afresh without
+    reading or writing the cache (e.g. `python -m aevae_lib train` timing a run)."""
+    if not use_cache:
         model = build()
         return model, train(model)
     return cached(config, build, train)
