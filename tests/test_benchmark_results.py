@@ -69,3 +69,7 @@ def test_chapter_01_schedule_exercise_quotes_the_saved_curves():
     assert float(claim.group(2)) == round(constant[4], 1)
     assert claim.group(3) == NUMBER_WORDS[len(constant)]
     assert float(claim.group(4)) == round(constant[-1], 1)
+    # "falls sharply in that one epoch, more than in any late epoch of a constant-rate run"
+    assert "more than in any late epoch of a constant-rate run" in text
+    late_constant_gains = [a - b for a, b in zip(constant[2:], constant[3:], strict=False)]
+    assert book[3] - book[4] > max(late_constant_gains), (book, constant)
