@@ -134,7 +134,7 @@ def cmd_train(args) -> dict:
     names = ["latent_dim", "hidden", "epochs", "batch_size", "lr", "n_train", "seed"]
     settings = _settings(args, names)
     defaults = zoo.ae_defaults() if args.model == "ae" else zoo.vae_defaults()
-    config = zoo._resolve(defaults, settings)  # the exact settings the zoo trains with
+    config = zoo.resolve_settings(defaults, settings)  # the exact settings the zoo trains with
     config["kind"], config["device"] = args.model, device.type
     trainer = zoo.trained_ae if args.model == "ae" else zoo.trained_vae
     _say(f"training the book's {args.model.upper()} on {device}: {config}")

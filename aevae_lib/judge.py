@@ -18,8 +18,8 @@ import torch
 
 from .models import DigitClassifier
 from .runtime import cached, get_device, pick
-from .train import check_fit_settings, classifier_loss, fit
-from .zoo import fit_settings, mnist_tensors, unknown_settings_message
+from .train import classifier_loss, fit
+from .zoo import fit_settings, mnist_tensors, resolve_settings
 
 
 def judge_defaults() -> dict:
@@ -39,11 +39,7 @@ def judge_defaults() -> dict:
 
 def trained_judge(*, device=None, progress: bool = True, **settings):
     """The cached judge classifier and its history (which records ``test_accuracy``)."""
-    config = {**judge_defaults(), **settings}
-    unknown = set(settings) - set(judge_defaults())
-    if unknown:
-        raise TypeError(unknown_settings_message(unknown, judge_defaults()))
-    check_fit_settings(**fit_settings(config))
+    config = resolve_settings(judge_defaults(), settings)
     device = torch.device(device) if device is not None else get_device(verbose=False)
     config["kind"], config["device"] = "judge", device.type
 

@@ -108,10 +108,10 @@ def flush_denormals() -> Iterator[bool]:
 
     Adam's first-moment estimates of weights that rarely receive a gradient (those of MNIST's
     nearly always blank border pixels, say) decay geometrically into the subnormal range,
-    below about 1e-38, where arithmetic is slow: the fused Adam step of the
-    784-400-20 VAE took 1.02 ms with a third of its moments subnormal and 0.48 ms with them
-    flushed (one thread; ``bench.adam_subnormal_ms``, benchmarks/results/step_breakdown.json). Restores torch's
-    default (off) on exit.
+    below about 1e-38, where arithmetic is slow: the fused Adam step of the 784-400-20 VAE
+    took 1.02 ms with a third of its moments subnormal and 0.48 ms with them flushed (one
+    thread; ``bench.adam_subnormal_ms``, benchmarks/results/step_breakdown.json). Restores
+    torch's default (off) on exit.
 
     The setting belongs to the calling thread only (x86 keeps it per thread, and torch's
     intra-op worker threads keep theirs): with two threads, a large elementwise operation

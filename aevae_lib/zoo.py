@@ -46,7 +46,9 @@ def fit_settings(config: dict) -> dict:
     return {key: config[key] for key in FIT_KEYS}
 
 
-def _resolve(defaults: dict, overrides: dict) -> dict:
+def resolve_settings(defaults: dict, overrides: dict) -> dict:
+    """``defaults`` updated by ``overrides``, checked before any data is loaded: unknown names
+    (with a did-you-mean hint) and bad training settings raise an error naming the setting."""
     unknown = set(overrides) - set(defaults)
     if unknown:
         raise TypeError(unknown_settings_message(unknown, defaults))
@@ -137,7 +139,7 @@ def vae_defaults() -> dict:
 
 def trained_ae(*, device=None, progress: bool = True, use_cache: bool = True, **settings):
     """A trained ``Autoencoder`` and its history for ``ae_defaults()`` updated by ``settings``."""
-    config = _resolve(ae_defaults(), settings)
+    config = resolve_settings(ae_defaults(), settings)
     digit = config["exclude_digit"]
     if digit is not None and (isinstance(digit, bool) or digit not in range(10)):
         raise ValueError(f"exclude_digit must be None or a digit 0-9, got {digit!r}")
@@ -181,7 +183,7 @@ def trained_vae(*, device=None, progress: bool = True, use_cache: bool = True, *
 
     ``use_cache=False`` trains afresh and neither reads nor writes the model cache.
     """
-    config = _resolve(vae_defaults(), settings)
+    config = resolve_settings(vae_defaults(), settings)
     device = torch.device(device) if device is not None else get_device(verbose=False)
     config["kind"], config["device"] = "vae", device.type
 

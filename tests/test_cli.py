@@ -34,7 +34,8 @@ def test_vae_defaults_are_the_chapter_04_model():
     args = cli.build_parser().parse_args(["train", "--model", "vae"])
     given = cli._settings(args, ["latent_dim", "hidden", "epochs", "batch_size", "lr", "n_train"])
     assert given == {}  # nothing overrides zoo.vae_defaults() unless asked
-    assert zoo._resolve(zoo.vae_defaults(), given) == zoo._resolve(zoo.vae_defaults(), {})
+    defaults = zoo.vae_defaults()
+    assert zoo.resolve_settings(defaults, given) == zoo.resolve_settings(defaults, {})
 
 
 def test_train_vae_then_evaluate_gives_the_same_numbers(mnist, capsys, tmp_path):
