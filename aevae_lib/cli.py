@@ -4,7 +4,8 @@
     python -m aevae_lib train --model ae --save ae.pt --json
     python -m aevae_lib evaluate vae.pt --k 5000 --json     # any checkpoint written by train
     python -m aevae_lib bench --json                        # speed against pytorch/examples
-    python -m aevae_lib reproduce --device cuda --json      # the GPU reference run (chapter 07)
+    python -m aevae_lib reference --state ref.state --json  # the CPU reference run, resumable
+    python -m aevae_lib reproduce --device cuda --json      # the GPU reference run
 
 The defaults of ``train`` are the book's models (``zoo.ae_defaults()``, ``zoo.vae_defaults()``),
 so a number printed in a chapter can be reproduced without a notebook. With ``--json`` the
@@ -25,11 +26,13 @@ from pathlib import Path
 import torch
 
 from . import zoo
+from .bench.cpu_run import reference_defaults
 from .checkpoint import load_checkpoint, save_checkpoint, train_seconds
 from .data import fixed_binarization
 from .evaluate import active_units, negative_elbo, reconstruct, sse_per_image, test_nll
 from .objectives import bits_per_dim
 from .runtime import get_device
+from .train import SCHEDULES
 
 
 def _say(*args) -> None:
@@ -84,6 +87,32 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch threads for the whole run (default: torch's, one per core)")
     p.add_argument("--json", action="store_true")
 
+    d = reference_defaults()
+    p = sub.add_parser(
+        "reference",
+        help="the CPU reference VAE against IWAE's 86.76 nats: long, resumable, by epochs",
+    )
+    p.add_argument("--state", type=Path, required=True,
+                   help="state file: resumed when it exists, written every --save-every seconds")
+    p.add_argument("--epochs", type=int, help=f"length of the schedule (default {d['epochs']})")
+    p.add_argument("--until-epoch", type=int, help="stop after this epoch (resume later)")
+    p.add_argument("--hidden", type=_hidden, help=f"hidden sizes (default {d['hidden']})")
+    p.add_argument("--activation", choices=["tanh", "relu", "elu", "gelu"],
+                   help=f"default {d['activation']}")
+    p.add_argument("--latent-dim", type=int, help=f"default {d['latent_dim']}")
+    p.add_argument("--batch-size", type=int, help=f"default {d['batch_size']}")
+    p.add_argument("--lr", type=float, help=f"default {d['lr']}")
+    p.add_argument("--schedule", choices=list(SCHEDULES), help=f"default {d['schedule']}")
+    p.add_argument("--n-val", type=int, help=f"held-out training images (default {d['n_val']})")
+    p.add_argument("--n-train", type=int, help="first N of the remaining images (default all)")
+    p.add_argument("--eval-every", type=int, help=f"epochs between validations (default {d['eval_every']})")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--save-every", type=float, default=300.0, help="seconds between state saves")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--export", type=Path, default=None,
+                   help="write the best weights here (+ .sha256) when the call ends")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("reproduce", help="the GPU reference run against IWAE's 86.76 nats")
     p.add_argument("--minutes", type=float, default=None, help="training budget (default 9)")
     p.add_argument("--hidden", type=_hidden)
@@ -100,9 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    command = {"train": cmd_train, "evaluate": cmd_evaluate, "bench": cmd_bench}.get(
-        args.command, cmd_reproduce
-    )
+    command = {
+        "train": cmd_train, "evaluate": cmd_evaluate, "bench": cmd_bench,
+        "reference": cmd_reference, "reproduce": cmd_reproduce,
+    }[args.command]
     try:
         result = command(args)
     except (ValueError, TypeError, FileNotFoundError, RuntimeError) as err:
@@ -189,7 +219,7 @@ def _evaluate(model, config: dict, args, device) -> dict:
 
 
 def cmd_bench(args) -> dict:
-    from .bench import run_bench
+    from .bench.speed import run_bench
 
     _say("benchmark: ours, then the pytorch/examples replica, then the sweep (minutes)")
     if args.threads is not None:
@@ -202,8 +232,26 @@ def cmd_bench(args) -> dict:
     )
 
 
+def cmd_reference(args) -> dict:
+    from .bench import cpu_run
+
+    names = ["epochs", "hidden", "activation", "latent_dim", "batch_size", "lr", "schedule",
+             "n_val", "n_train", "eval_every", "seed"]
+    settings = cpu_run.check_settings(_settings(args, names))  # before any work
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    state = cpu_run.run(settings, state_path=args.state, until_epoch=args.until_epoch,
+                        save_every_s=args.save_every, progress=_say)
+    result = cpu_run.summary(state)
+    if args.export is not None:
+        result["exported"] = str(cpu_run.export(state, args.export))
+    return result
+
+
 def cmd_reproduce(args) -> dict:
-    from .reproduce import run_reproduce
+    from .bench.gpu_run import run_reproduce
 
     device = get_device(args.device, verbose=False)
     names = ["minutes", "hidden", "latent_dim", "batch_size", "lr", "n_val", "seed", "k", "n_test"]

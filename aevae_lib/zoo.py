@@ -13,12 +13,14 @@ Used in: notebooks/01_autoencoder.ipynb (trained_ae) and 04_vae.ipynb (trained_v
 from __future__ import annotations
 
 import difflib
+from pathlib import Path
 
 import torch
 
+from .checkpoint import load_checkpoint
 from .data import load_mnist
 from .models import VAE, Autoencoder, ConvVAE
-from .runtime import cached, get_device, pick
+from .runtime import cached, get_device, pick, sha256_file
 from .train import ae_loss, check_fit_settings, denoising_ae_loss, fit, vae_loss
 
 #: Number of training images used in fast mode.
@@ -225,3 +227,30 @@ def _load_or_train(config: dict, build, train, use_cache: bool):
         model = build()
         return model, train(model)
     return cached(config, build, train)
+
+
+#: The long-trained reference VAE shipped with the library, and its SHA-256 beside it
+#: (``python -m aevae_lib reference``; benchmarks/README.md).
+REFERENCE_WEIGHTS = Path(__file__).resolve().parent / "weights" / "reference_vae.pt"
+
+
+def reference_vae(device: torch.device | str = "cpu", path=None):
+    """The shipped reference VAE as ``(model, config, history)``, or None if it is not shipped.
+
+    The file's SHA-256 must match the ``.sha256`` file beside it, so a damaged or altered
+    file is refused before it is read. ``history["reference_run"]`` holds the run's summary
+    (settings, epochs, times, learning curve). Used in: notebooks/08_evaluating_vaes.ipynb.
+    """
+    path = Path(path) if path is not None else REFERENCE_WEIGHTS
+    if not path.is_file():
+        return None
+    sidecar = Path(f"{path}.sha256")
+    if not sidecar.is_file():
+        raise ValueError(f"{path} has no {sidecar.name} beside it: cannot verify the weights")
+    expected = sidecar.read_text().split()[0]
+    if sha256_file(path) != expected:
+        raise ValueError(
+            f"{path} does not match its SHA-256 ({sidecar.name}): the file is damaged or was "
+            "altered; reinstall the package or run `python -m aevae_lib reference` to rebuild it"
+        )
+    return load_checkpoint(path, device, kind="vae")

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from aevae_lib import cli, zoo
-from aevae_lib.bench import adam_subnormal_ms
+from aevae_lib.bench.speed import adam_subnormal_ms
 from aevae_lib.checkpoint import load_checkpoint, model_from_config, save_checkpoint
 from aevae_lib.models import VAE
 
@@ -150,16 +150,24 @@ def test_zoo_builds_conv_vaes_and_free_bits_from_settings(mnist):
     assert fb["loss"][0] >= fb["recon"][0] + 20 * 0.5 - 1e-4  # KL floor of 0.5 nats x 20 dims
 
 
-def test_load_reference_is_none_until_the_checkpoint_is_shipped(tmp_path):
-    from aevae_lib.reproduce import load_reference
+def test_the_reference_vae_is_none_until_shipped_and_verified_by_its_sha256(tmp_path):
+    from aevae_lib.runtime import sha256_file
 
-    assert load_reference(path=tmp_path / "reference_vae.pt") is None
+    assert zoo.reference_vae(path=tmp_path / "reference_vae.pt") is None
     config = {"kind": "vae", "latent_dim": 4, "hidden": [8, 8], "activation": "relu",
               "likelihood": "bernoulli", "binarize": True}
     path = save_checkpoint(tmp_path / "reference_vae.pt", model_from_config(config), config,
-                           {"seconds": 1.0, "reproduce": {"k": 5000, "test_nll_iw": 90.0}})
-    model, loaded, history = load_reference(path=path)
-    assert loaded["hidden"] == [8, 8] and history["reproduce"]["k"] == 5000
+                           {"seconds": 1.0, "reference_run": {"best_epoch": 3}})
+    with pytest.raises(ValueError, match="has no reference_vae.pt.sha256 beside it"):
+        zoo.reference_vae(path=path)
+    (tmp_path / "reference_vae.pt.sha256").write_text(f"{sha256_file(path)}  reference_vae.pt\n")
+    model, loaded, history = zoo.reference_vae(path=path)
+    assert loaded["hidden"] == [8, 8] and history["reference_run"]["best_epoch"] == 3
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 1  # one flipped bit
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="does not match its SHA-256"):
+        zoo.reference_vae(path=path)
 
 
 def test_bench_threads_must_be_positive(capsys):

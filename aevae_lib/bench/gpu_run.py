@@ -14,7 +14,8 @@ pixels, single-sample ELBO), wider, and trained for a fixed wall-clock budget:
   arithmetic; TF32 matmuls in training, full float32 in evaluation;
 - ``n_val`` training images are held out; the weights with the best validation ELBO are kept.
 
-Used in: ``python -m aevae_lib reproduce`` and notebooks/07_evaluating_vaes.ipynb.
+Used in: ``python -m aevae_lib reproduce --device cuda``. The CPU route, resumable and
+scheduled by epochs, is ``cpu_run``.
 """
 
 from __future__ import annotations
@@ -23,16 +24,15 @@ import copy
 import math
 import time
 import warnings
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from .data import fixed_binarization
-from .evaluate import negative_elbo, test_nll
-from .models import VAE
-from .objectives import bits_per_dim, gaussian_kl
-from .zoo import mnist_tensors
+from ..data import fixed_binarization
+from ..evaluate import negative_elbo, test_nll
+from ..models import VAE
+from ..objectives import bits_per_dim, gaussian_kl
+from ..zoo import mnist_tensors
 
 #: The IWAE paper's one-layer VAE: nats per test image, IS with 5000 samples (Burda et al. 2015).
 TARGET_NATS = 86.76
@@ -264,21 +264,3 @@ def run_reproduce(*, device: torch.device, progress=print, **settings) -> tuple[
         **{k: v for k, v in history.items() if k != "train_s"},
     }
     return model, result
-
-
-#: Where the GPU reference run's checkpoint is shipped (``reproduce --save`` writes it).
-REFERENCE_PATH = Path(__file__).resolve().parent / "weights" / "reference_vae.pt"
-
-
-def load_reference(device: torch.device | str = "cpu", path=None):
-    """The shipped reference model as ``(model, config, history)``, or None if not shipped.
-
-    ``history["reproduce"]`` holds the JSON result of the run that trained it (its k = 5000
-    test NLL on the GPU, training time, device). Used in: notebooks/07_evaluating_vaes.ipynb.
-    """
-    from .checkpoint import load_checkpoint
-
-    path = Path(path) if path is not None else REFERENCE_PATH
-    if not path.is_file():
-        return None
-    return load_checkpoint(path, device, kind="vae")

@@ -26,13 +26,13 @@ import time
 import torch
 from torch import nn
 
-from .data import binarize, fixed_binarization
-from .evaluate import negative_elbo
-from .models import VAE
+from ..data import binarize, fixed_binarization
+from ..evaluate import negative_elbo
+from ..models import VAE
+from ..runtime import flush_denormals
+from ..train import fit, vae_loss
+from ..zoo import mnist_tensors, vae_defaults
 from .peer_vae import peer_neg_elbo, peer_train
-from .runtime import flush_denormals
-from .train import fit, vae_loss
-from .zoo import mnist_tensors, vae_defaults
 
 
 def sgemm_gflops(n: int = 1024, repeats: int = 20, threads: int | None = None) -> float:
