@@ -6,7 +6,7 @@ A checkpoint is ``{"config": dict, "state_dict": dict, "history": dict}``, saved
 written by ``python -m aevae_lib train`` or ``reproduce`` can be evaluated anywhere without
 pickled code: ``torch.load(path, weights_only=True)`` reads only tensors and plain values.
 
-Used in: notebooks/07_evaluating_vaes.ipynb (the reference model), ``python -m aevae_lib``.
+Used in: notebooks/08_evaluating_vaes.ipynb (the reference model), ``python -m aevae_lib``.
 """
 
 from __future__ import annotations

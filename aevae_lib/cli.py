@@ -11,7 +11,7 @@ The defaults of ``train`` are the book's models (``zoo.ae_defaults()``, ``zoo.va
 so a number printed in a chapter can be reproduced without a notebook. With ``--json`` the
 standard output is exactly one JSON object; progress and messages go to standard error.
 
-Used in: README.md, benchmarks/README.md, notebooks/07_evaluating_vaes.ipynb.
+Used in: README.md, benchmarks/README.md, notebooks/08_evaluating_vaes.ipynb.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ All results are per-example sums over pixels, averaged over the test set (nats p
 squared error per image), matching the reduction convention of ``objectives``.
 
 Used in: notebooks/01_autoencoder.ipynb (PCA, reconstruction error), 04_vae.ipynb,
-06_deriving_the_elbo.ipynb and 07_evaluating_vaes.ipynb (IW bound).
+07_deriving_the_elbo.ipynb and 08_evaluating_vaes.ipynb (IW bound).
 """
 
 from __future__ import annotations

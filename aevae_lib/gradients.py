@@ -8,7 +8,7 @@ Kingma and Welling 2013; Mohamed et al. 2020). This module returns *per-sample* 
 estimates, so a notebook can average them, put error bars on them and measure their variance,
 both on a one-dimensional toy and on the encoder of a trained VAE.
 
-Used in: notebooks/05_reparameterization_trick.ipynb.
+Used in: notebooks/06_reparameterization_trick.ipynb.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ For a set of images it reports
     nn_distance     mean Euclidean distance to the nearest training image (small = close to
                     real data; a copy of a training image would give 0).
 
-Used in: notebooks/03_why_random_z_fails.ipynb (first), 04_vae.ipynb, 07_evaluating_vaes.ipynb.
+Used in: notebooks/03_why_random_z_fails.ipynb (first), 04_vae.ipynb, 08_evaluating_vaes.ipynb.
 """
 
 from __future__ import annotations

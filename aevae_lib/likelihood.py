@@ -5,9 +5,9 @@
 - ``iw_bounds``: the k-sample bound for several k from *one* set of K weights, each averaged
   over the K / k disjoint groups of k weights (so small k is estimated with little noise);
 - ``LITERATURE``: published test negative log-likelihoods on binarized MNIST, with their
-  conditions and sources (shared/docs/ANCHORS.md), for the table of chapter 07.
+  conditions and sources (shared/docs/ANCHORS.md), for the table of chapter 08.
 
-Used in: notebooks/07_evaluating_vaes.ipynb.
+Used in: notebooks/08_evaluating_vaes.ipynb.
 """
 
 from __future__ import annotations

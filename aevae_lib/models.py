@@ -4,7 +4,7 @@ Canonical VAE API (as in pytorch/examples' vae): ``encode -> (mu, logvar)``,
 ``reparameterize``, ``decode``, ``forward`` returning a named ``VAEOutput``.
 
 Used in: notebooks/01_autoencoder.ipynb (Autoencoder), 04_vae.ipynb (VAE), 03 (DigitClassifier),
-08_beyond_the_vanilla_vae.ipynb (ConvVAE).
+09_beyond_the_vanilla_vae.ipynb (ConvVAE).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ KL(q || p(z | x)), the gap closes at q = p(z | x), and the importance-weighted b
 to log p(x) as k grows. The variational distribution ``q`` is any ``torch.distributions``
 ``MultivariateNormal`` (full covariance) or diagonal ``Normal`` made ``Independent``.
 
-Used in: notebooks/06_deriving_the_elbo.ipynb and tests/test_toy.py, tests/test_evaluate.py.
+Used in: notebooks/07_deriving_the_elbo.ipynb and tests/test_toy.py, tests/test_evaluate.py.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ def vae_loss(likelihood: str = "bernoulli", beta: float = 1.0, free_bits: float 
     ``free_bits`` = lambda > 0 replaces the KL term by sum_j max(lambda, KL_j), where KL_j is the
     batch mean of latent dimension j's KL (Kingma et al. 2016): a dimension whose KL is below
     lambda nats feels no pull towards the prior, which keeps it from collapsing. The logged
-    "kl" and "recon" stay the true terms; "loss" is the objective. Used in: chapter 08.
+    "kl" and "recon" stay the true terms; "loss" is the objective. Used in: chapter 09.
     """
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")

@@ -198,7 +198,7 @@ def beta_explorer(
     """A slider over the betas of ``models`` ({beta: VAE}): prior samples (same z for every
     beta), reconstructions of n test images at z = mu, and the KL and reconstruction terms.
 
-    Used in: notebooks/08_beyond_the_vanilla_vae.ipynb. Static twin: ``beta_figure``.
+    Used in: notebooks/09_beyond_the_vanilla_vae.ipynb. Static twin: ``beta_figure``.
     """
     betas = check_models(models)
     x = check_images(x)[:n].cpu()

@@ -116,7 +116,7 @@ def vae_defaults() -> dict:
     """Settings of the book's MLP VAE (chapter 04): 784-400-20, Bernoulli, dynamic binarization.
 
     ``conv=True`` builds a ``ConvVAE`` with ``channels`` and ``conv_hidden``; ``free_bits`` > 0
-    trains with the free-bits objective of ``train.vae_loss`` (chapter 08).
+    trains with the free-bits objective of ``train.vae_loss`` (chapter 09).
     """
     return dict(
         latent_dim=20,

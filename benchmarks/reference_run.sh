@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU reference run of chapter 07, as one script (about 10 minutes on one H100 or H200).
+# The GPU reference run of chapter 08, as one script (about 10 minutes on one H100 or H200).
 #
 #   benchmarks/reference_run.sh            # from the repository root, on a machine with CUDA
 #
@@ -7,7 +7,7 @@
 # 2. the reference run: `python -m aevae_lib reproduce --device cuda` trains for 9 minutes and
 #    evaluates -log p(x) with k = 5000 on the 10,000 test images (target: 86.76 nats);
 # 3. its JSON goes to benchmarks/results/reference_run.json and the weights to
-#    aevae_lib/weights/reference_vae.pt, which chapter 07 evaluates on a CPU.
+#    aevae_lib/weights/reference_vae.pt, which chapter 08 evaluates on a CPU.
 # MNIST must be reachable (AEVAE_DATA, or ../shared/data); PYTHON defaults to .venv/bin/python
 # and needs a CUDA build of torch.
 set -euo pipefail

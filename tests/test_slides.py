@@ -29,9 +29,9 @@ def _notebook():
         cells=[
             new_markdown_cell("# A chapter\n\n**You will learn** what $\\z$ is."),
             new_code_cell("import math"),
-            new_markdown_cell("## The loss\n\n$$\n\\KL(q \\Vert p) \\ge 0\n$$ (eq-kl)"),
+            new_markdown_cell("## The loss\n\n$$\n\\KL(q \\Vert p) \\ge 0\n$$ (ch04-kl)"),
             new_markdown_cell(
-                "By {eq}`eq-kl`, see {cite:t}`kingma2013autoencoding` and {doc}`notation`."
+                "By {eq}`ch04-kl`, see {cite:t}`kingma2013autoencoding` and {doc}`notation`."
             ),
             new_code_cell("x = 2 * math.pi"),
             hidden,
@@ -62,7 +62,7 @@ def test_slide_types_follow_the_sections_and_keep_the_authors_choice():
 
 def test_myst_roles_and_equation_labels_become_plain_slides():
     nb = slides.prepare(_notebook())
-    assert "\\tag{1}$$" in nb.cells[2].source and "(eq-kl)" not in nb.cells[2].source
+    assert "\\tag{1}$$" in nb.cells[2].source and "(ch04-kl)" not in nb.cells[2].source
     assert nb.cells[3].source == "By (1), see [kingma2013autoencoding] and notation."
 
 

@@ -1,5 +1,5 @@
 """aevae_lib.toy: the linear-Gaussian model against Bayes' rule, numerical integration and
-torch.distributions, and the ELBO identities chapter 06 builds on."""
+torch.distributions, and the ELBO identities chapter 07 builds on."""
 
 from __future__ import annotations
 
