@@ -11,6 +11,8 @@ for any other host is blocked and reported. For every page it checks that
 - MathJax typeset the page wherever it has math: every Sphinx math element holds a
   rendered MathJax container, and no raw ``$...$``, ``\\(...\\)`` or ``\\[...\\]`` is left
   in the text outside code;
+- no display equation is wider than its column at a 1280-px-wide window (a wider one hides
+  part of itself behind a scrollbar): break it into aligned lines;
 - every <img> loaded (naturalWidth > 0);
 - every embedded ipywidgets view was drawn by the widget manager;
 - every internal link and resource (href/src) points at a file that exists, and a link's
@@ -145,6 +147,17 @@ async () => {
     if (m) raw.push(n.textContent.trim().slice(0, 80));
   }
   out.rawTex = raw;
+  // display equations wider than their column: the rendered formula (mjx-math) must fit in
+  // the width of the block that holds it, or part of it hides behind a scrollbar
+  out.wideMath = Array.from(document.querySelectorAll('mjx-container[display="true"]'))
+    .map(c => {
+      const inner = c.querySelector('mjx-math');
+      const box = c.closest('div.math, .math') || c.parentElement;
+      const over = inner ? inner.getBoundingClientRect().width - box.clientWidth : 0;
+      const label = (c.closest('div.math') || {}).id || '';
+      return over > 1 ? `${label || '(unlabelled)'}: ${Math.round(over)} px too wide: ` +
+        (c.getAttribute('aria-label') || inner.textContent || '').slice(0, 60) : null;
+    }).filter(Boolean);
   // images: wait for the ones still loading
   const imgs = Array.from(document.images);
   await Promise.all(imgs.map(img => img.complete ? null : new Promise(r => {
@@ -260,6 +273,8 @@ def _check_page(context, base: str, root: Path, page: Path, shots: Path | None) 
             problems.append(f"MathJax errors: {info['mathErrors']}")
         for text in info["rawTex"]:
             problems.append(f"raw TeX left in the text: {text!r}")
+        for text in info.get("wideMath", []):
+            problems.append(f"display equation wider than its column at 1280 px: {text}")
         for src in info["brokenImages"]:
             problems.append(f"image did not load: {src}")
         if info["widgetsUndrawn"]:

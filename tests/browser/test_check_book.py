@@ -195,3 +195,36 @@ def test_real_mathjax_and_a_real_widget_render_offline(chromium, tmp_path):
     assert result.problems == []
     assert result.info["mjx"] == 1
     assert result.info["widgets"] == 3 and result.info["widgetsUndrawn"] == 0
+
+
+@pytest.mark.skipif(
+    not (VENDOR / "mathjax" / "es5" / "tex-mml-chtml.js").is_file(),
+    reason="vendored MathJax missing (run tools/vendor_js.sh)",
+)
+def test_a_display_equation_wider_than_its_column_fails(chromium, tmp_path):
+    """With the real MathJax: a long display equation in a 600-px column is reported with its
+    label; a short one, and the same long one broken over aligned lines, pass."""
+    (tmp_path / "vendor").symlink_to(VENDOR)
+    long_sum = " + ".join(f"\\frac{{a_{{{i}}}}}{{b_{{{i}}}}}" for i in range(40))
+    lines = " \\\\ &+ ".join(
+        " + ".join(f"\\frac{{a_{{{i}}}}}{{b_{{{i}}}}}" for i in range(j, j + 8))
+        for j in range(0, 40, 8)
+    )
+
+    def page(name, tex):
+        (tmp_path / name).write_text(
+            "<!doctype html><html><head><meta charset='utf-8'>"
+            "<script defer src='vendor/mathjax/es5/tex-mml-chtml.js'></script></head>"
+            "<body><main style='width: 600px'>"
+            f"<div class='math notranslate nohighlight' id='equation-wide'>\\[{tex}\\]</div>"
+            "</main></body></html>"
+        )
+
+    page("wide.html", f"s = {long_sum}")
+    page("short.html", "s = a + b")
+    page("aligned.html", f"\\begin{{aligned}} s &= {lines} \\end{{aligned}}")
+    results = {r.page: r for r in check_book.check_site(tmp_path, None, chromium)}
+    assert "equation-wide" in "\n".join(results["wide.html"].problems)
+    assert "display equation wider than its column" in "\n".join(results["wide.html"].problems)
+    assert results["short.html"].problems == []
+    assert results["aligned.html"].problems == []
