@@ -232,6 +232,34 @@ def roc_figure(curves: Mapping[str, tuple], title: str | None = None, ax=None) -
     return fig
 
 
+def table(header: Sequence[str], rows: Sequence[Sequence], digits: int = 2):
+    """A Markdown table for a notebook: ``header`` names the columns, each row lists its cells.
+
+    Floats are printed with ``digits`` decimals, everything else with ``str``; a "|" inside a
+    cell is escaped, so it cannot split the column. Returns an ``IPython.display.Markdown``
+    (shown when it is a cell's last value; its ``.data`` is the Markdown text).
+    """
+    from IPython.display import Markdown
+
+    header = list(header)
+    if not header:
+        raise ValueError("header must name at least one column")
+
+    def cell(value) -> str:
+        if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:  # 0-d tensor or array
+            value = value.item()
+        text = f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(map(cell, header)) + " |", "|" + " --- |" * len(header)]
+    for i, row in enumerate(rows):
+        row = list(row)
+        if len(row) != len(header):
+            raise ValueError(f"row {i} has {len(row)} cells, the header has {len(header)}")
+        lines.append("| " + " | ".join(map(cell, row)) + " |")
+    return Markdown("\n".join(lines))
+
+
 def save_figure(fig: Figure, path, formats: Sequence[str] = ("svg", "pdf")) -> list[Path]:
     """Write ``fig`` as ``path.<format>`` for each format (vector files for slides).
 

@@ -105,3 +105,15 @@ def test_import_has_no_side_effects():
     rc = dict(matplotlib.rcParams)
     importlib.reload(plots)
     assert dict(matplotlib.rcParams) == rc
+
+
+def test_table_formats_floats_escapes_bars_and_checks_row_lengths():
+    md = plots.table(["model", "NLL"], [["VAE", 94.9512], ["a|b", torch.tensor(3.0)]])
+    assert md.data.splitlines() == [
+        "| model | NLL |",
+        "| --- | --- |",
+        "| VAE | 94.95 |",
+        "| a\\|b | 3.00 |",
+    ]
+    with pytest.raises(ValueError, match="row 0 has 1 cells, the header has 2"):
+        plots.table(["a", "b"], [["only one"]])
