@@ -196,12 +196,31 @@ class PCA:
         return self.decode(self.encode(x))
 
 
+def _orthonormal_basis(a: torch.Tensor) -> torch.Tensor:
+    """Orthonormal columns spanning the column space of ``a`` (D, p); dependent columns are
+    dropped (singular values below the usual rank tolerance), as ``scipy.linalg.orth`` does."""
+    u, sv, _ = torch.linalg.svd(a.double(), full_matrices=False)
+    tol = sv.max() * max(a.shape) * torch.finfo(torch.float64).eps if sv.numel() else 0.0
+    return u[:, sv > tol]
+
+
 def principal_angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Principal angles (radians, ascending) between the column spaces of a (D, p) and b (D, q)."""
-    qa, _ = torch.linalg.qr(a.double())
-    qb, _ = torch.linalg.qr(b.double())
-    cosines = torch.linalg.svdvals(qa.T @ qb).clamp(-1.0, 1.0)  # descending
-    return torch.arccos(cosines)  # ascending angles
+    """Principal angles (radians, ascending) between the column spaces of a (D, p) and b (D, q).
+
+    Both spaces get orthonormal bases Q_a, Q_b (an SVD, so dependent columns are dropped and
+    the number of angles is min(rank a, rank b)). The cosines are the singular values of
+    Q_a^T Q_b; for small angles the sines, the singular values of Q_b - Q_a Q_a^T Q_b, are
+    used instead, because arccos loses every digit below about 1e-8 (Bjorck and Golub 1973;
+    the same rule as ``scipy.linalg.subspace_angles``).
+    """
+    qa, qb = _orthonormal_basis(a), _orthonormal_basis(b)
+    if qa.shape[1] < qb.shape[1]:
+        qa, qb = qb, qa  # qb spans the smaller space: one angle per column of qb
+    cosines = torch.linalg.svdvals(qa.T @ qb).clamp(-1.0, 1.0).flip(0)  # ascending
+    sines = torch.linalg.svdvals(qb - qa @ (qa.T @ qb)).clamp(0.0, 1.0)  # descending
+    # small angles: the k-th largest cosine belongs to the k-th smallest sine
+    angles = torch.where(cosines**2 < 0.5, torch.arccos(cosines), torch.arcsin(sines.flip(0)))
+    return angles.flip(0).sort().values  # ascending angles
 
 
 def kl_check(mu: torch.Tensor, logvar: torch.Tensor) -> float:

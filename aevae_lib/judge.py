@@ -17,7 +17,7 @@ import math
 import torch
 
 from .models import DigitClassifier
-from .runtime import cached, get_device, pick
+from .runtime import cached, get_device
 from .train import classifier_loss, fit
 from .zoo import fit_settings, mnist_tensors, resolve_settings
 
@@ -29,7 +29,7 @@ def judge_defaults() -> dict:
     return dict(
         hidden=[512, 512],
         dropout=0.2,
-        epochs=pick(8, 2),
+        epochs=8,
         batch_size=128,
         lr=1e-3,
         schedule="cosine",

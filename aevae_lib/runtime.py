@@ -97,6 +97,17 @@ def fast_mode() -> bool:
     )
 
 
+#: What fast mode shrinks, in one place: every training run lasts at most FAST_EPOCHS epochs,
+#: and the zoo's models train on the first FAST_N_TRAIN images. Chapters never mention it.
+FAST_EPOCHS = 3
+FAST_N_TRAIN = 10_000
+
+
+def fast_epochs(epochs: int) -> int:
+    """``epochs``, or at most ``FAST_EPOCHS`` of them in fast mode."""
+    return min(epochs, FAST_EPOCHS) if fast_mode() else epochs
+
+
 def pick(full: Any, fast: Any) -> Any:
     """Return ``fast`` in fast mode, else ``full`` (e.g. ``epochs = pick(20, 2)``)."""
     return fast if fast_mode() else full

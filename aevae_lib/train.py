@@ -21,7 +21,7 @@ from .corrupt import corrupt
 from .data import binarize as _binarize
 from .data import minibatches
 from .objectives import LIKELIHOODS, elbo_loss, has_nonfinite
-from .runtime import flush_denormals
+from .runtime import fast_epochs, flush_denormals
 
 LossFn = Callable[[nn.Module, torch.Tensor], dict]
 
@@ -120,12 +120,15 @@ def fit(
         x_val: optional held-out data (M, D) without labels; after every epoch ``loss_fn`` is
             evaluated on it (eval mode, no gradients) and logged as "val_<key>".
 
+    In fast mode (``AEVAE_FAST=1``) at most ``runtime.FAST_EPOCHS`` epochs are run.
+
     Returns:
         dict of lists, one value per epoch for every key of the loss dict, plus "seconds"
         (training time only) and the "val_" keys when ``x_val`` is given.
     """
     check_fit_settings(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, schedule=schedule)
     _check_data(x, y)
+    epochs = fast_epochs(epochs)
     from tqdm.auto import tqdm
 
     gen = torch.Generator(device="cpu").manual_seed(seed)

@@ -4,8 +4,9 @@ A chapter asks for a model by its settings; if any chapter (or the command line)
 same configuration before, the cached weights are loaded, otherwise it is trained here. So
 chapters reuse each other's models, yet each still runs on its own.
 
-Defaults depend on fast mode (``AEVAE_FAST=1``): fewer epochs and a 10,000-image training
-subset. The configuration (and so the cache key) records the values actually used.
+Fast mode (``AEVAE_FAST=1``) is applied here, not in the chapters: every configuration is
+cut to at most ``runtime.FAST_EPOCHS`` epochs on the first ``runtime.FAST_N_TRAIN`` training
+images. The configuration (and so the cache key) records the values actually used.
 
 Used in: notebooks/01_autoencoder.ipynb (trained_ae) and 04_vae.ipynb (trained_vae) onwards.
 """
@@ -20,11 +21,8 @@ import torch
 from .checkpoint import load_checkpoint
 from .data import load_mnist
 from .models import VAE, Autoencoder, ConvVAE
-from .runtime import cached, get_device, pick, sha256_file
+from .runtime import FAST_N_TRAIN, cached, fast_epochs, fast_mode, get_device, sha256_file
 from .train import ae_loss, check_fit_settings, denoising_ae_loss, fit, vae_loss
-
-#: Number of training images used in fast mode.
-FAST_N_TRAIN = 10_000
 
 
 def mnist_tensors(device: torch.device | str = "cpu", n_train: int | None = None) -> dict:
@@ -57,6 +55,11 @@ def resolve_settings(defaults: dict, overrides: dict) -> dict:
     config = {**defaults, **overrides}
     # fail before any data is loaded or a model is built
     check_fit_settings(**fit_settings(config))
+    if fast_mode():  # shorter runs on less data; the config records what is used
+        config["epochs"] = fast_epochs(config["epochs"])
+        if "n_train" in config:
+            n = config["n_train"]
+            config["n_train"] = FAST_N_TRAIN if n is None else min(n, FAST_N_TRAIN)
     n_train = config.get("n_train")
     if n_train is not None and (not isinstance(n_train, int) or n_train <= 0):
         raise ValueError(f"n_train must be a positive int or None (all 60,000), got {n_train!r}")
@@ -100,12 +103,12 @@ def ae_defaults() -> dict:
         hidden=[512, 256],
         activation="relu",
         output="sigmoid",
-        epochs=pick(5, 3),
+        epochs=5,
         batch_size=128,
         lr=3e-3,
         schedule="stable-decay",
         seed=0,
-        n_train=pick(None, FAST_N_TRAIN),
+        n_train=None,
         noise_std=0.0,
         mask_fraction=0.0,
         exclude_digit=None,
@@ -129,13 +132,13 @@ def vae_defaults() -> dict:
         channels=32,
         conv_hidden=256,
         free_bits=0.0,
-        epochs=pick(25, 3),
+        epochs=25,
         batch_size=256,
         lr=3e-3,
         schedule="cosine",
         seed=0,
         binarize=True,
-        n_train=pick(None, FAST_N_TRAIN),
+        n_train=None,
     )
 
 

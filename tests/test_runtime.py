@@ -173,3 +173,18 @@ def test_flush_denormals_flushes_at_least_the_calling_threads_share():
     if not supported:
         pytest.skip("this CPU cannot flush subnormals")
     assert int((products != 0).sum()) <= len(t) // 2
+
+
+def test_fast_mode_caps_epochs_in_one_place(monkeypatch):
+    from aevae_lib import zoo
+    from aevae_lib.runtime import FAST_EPOCHS, FAST_N_TRAIN, fast_epochs
+
+    monkeypatch.setenv("AEVAE_FAST", "0")
+    assert fast_epochs(25) == 25
+    full = zoo.resolve_settings(zoo.vae_defaults(), {"epochs": 7})
+    assert (full["epochs"], full["n_train"]) == (7, None)
+    monkeypatch.setenv("AEVAE_FAST", "1")
+    assert fast_epochs(25) == FAST_EPOCHS and fast_epochs(1) == 1
+    fast = zoo.resolve_settings(zoo.vae_defaults(), {"epochs": 7, "n_train": 50_000})
+    assert (fast["epochs"], fast["n_train"]) == (FAST_EPOCHS, FAST_N_TRAIN)
+    assert zoo.resolve_settings(zoo.vae_defaults(), {"n_train": 500})["n_train"] == 500
