@@ -236,7 +236,7 @@ def cached(
             if entry.get("config") != config:
                 raise ValueError("stored config differs from the requested one")
             if verbose:
-                print(f"Loaded cached model {key} from {path.parent}")
+                print(f"Loaded the trained model {key} from the model cache")
             return model, entry["history"]
         except Exception as err:  # any damage: warn, retrain, overwrite
             warnings.warn(

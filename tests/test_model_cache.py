@@ -60,7 +60,7 @@ def test_zoo_trains_once_then_loads(tiny_mnist, capsys):
     m1, h1 = zoo.trained_ae(progress=False, **SMALL_AE)
     m2, h2 = zoo.trained_ae(progress=False, **SMALL_AE)
     assert len(tiny_mnist) == 1 and h1 == h2 and _same(m1, m2)
-    assert "Loaded cached model" in capsys.readouterr().out
+    assert "Loaded the trained model" in capsys.readouterr().out
 
 
 def test_zoo_retrains_a_truncated_entry_with_a_warning(tiny_mnist):
