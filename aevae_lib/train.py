@@ -25,6 +25,9 @@ from .runtime import fast_epochs, flush_denormals
 
 LossFn = Callable[[nn.Module, torch.Tensor], dict]
 
+#: ``callback(model, epoch, history)``, called by ``fit`` after every epoch (see ``fit``).
+Callback = Callable[[nn.Module, int, dict], None]
+
 #: Learning-rate schedules ``fit`` knows.
 SCHEDULES = ("constant", "cosine", "stable-decay")
 
@@ -102,6 +105,7 @@ def fit(
     progress: bool = True,
     desc: str = "training",
     x_val: torch.Tensor | None = None,
+    callback: Callback | None = None,
 ) -> dict[str, list[float]]:
     """Train ``model`` in place with Adam and return the history (per-epoch means).
 
@@ -119,6 +123,13 @@ def fit(
             test error that a constant rate needs 8 for (benchmarks/README.md).
         x_val: optional held-out data (M, D) without labels; after every epoch ``loss_fn`` is
             evaluated on it (eval mode, no gradients) and logged as "val_<key>".
+        callback: optional ``callback(model, epoch, history)``, called after every epoch
+            (epoch counts from 1; ``history`` already holds that epoch's values) to watch the
+            model as it trains, e.g. to record the KL of every latent dimension. It runs
+            under ``torch.no_grad()``, and the global random state and the model's train
+            mode are restored afterwards, so a callback that only observes leaves the weights
+            and the history bit-identical to a run without it. It may add its own keys to
+            ``history``; its time is not counted in "seconds". Used in: chapter 09.
 
     In fast mode (``AEVAE_FAST=1``) at most ``runtime.FAST_EPOCHS`` epochs are run.
 
@@ -128,6 +139,11 @@ def fit(
     """
     check_fit_settings(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, schedule=schedule)
     _check_data(x, y)
+    if callback is not None and not callable(callback):
+        raise TypeError(
+            "callback must be None or a function callback(model, epoch, history), got "
+            f"{type(callback).__name__}"
+        )
     epochs = fast_epochs(epochs)
     from tqdm.auto import tqdm
 
@@ -152,9 +168,25 @@ def fit(
             if x_val is not None:
                 for key, value in _evaluate_loss(model, x_val, loss_fn).items():
                     history.setdefault(f"val_{key}", []).append(value)
+            if callback is not None:
+                _observe(callback, model, epoch, history)
             bar.set_postfix(loss=f"{history['loss'][-1]:.2f}")
     model.eval()
     return history
+
+
+def _observe(callback: Callback, model: nn.Module, epoch: int, history: dict) -> None:
+    """Run ``callback(model, epoch, history)`` without gradients, then restore the global
+    random state (CPU and CUDA) and train mode, so that watching does not change training."""
+    devices = [model_device] if (model_device := _param_device(model)).type == "cuda" else []
+    with torch.random.fork_rng(devices=devices), torch.no_grad():
+        callback(model, epoch, history)
+    model.train()
+
+
+def _param_device(model: nn.Module) -> torch.device:
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
 
 
 def _train_epoch(

@@ -149,3 +149,59 @@ def test_lr_factor_names_the_known_schedules_for_an_unknown_one():
     message = r"schedule must be one of \('constant', 'cosine', 'stable-decay'\), got 'step'"
     with pytest.raises(ValueError, match=message):
         train.lr_factor("step", 10)
+
+
+def _tiny_run(callback=None, epochs=3):
+    torch.manual_seed(0)
+    model = VAE(input_dim=64, latent_dim=4, hidden=[32])
+    x = torch.rand(200, 64, generator=torch.Generator().manual_seed(4))
+    history = train.fit(
+        model, x, loss_fn=train.vae_loss(), epochs=epochs, batch_size=64, lr=3e-3,
+        binarize=True, progress=False, callback=callback,
+    )
+    return model, history
+
+
+def test_callback_sees_every_epoch_with_that_epochs_history():
+    seen = []
+
+    def watch(model, epoch, history):
+        seen.append((epoch, len(history["loss"]), model.training, torch.is_grad_enabled()))
+
+    _tiny_run(watch)
+    assert seen == [(1, 1, True, False), (2, 2, True, False), (3, 3, True, False)]
+
+
+def test_a_callback_that_only_watches_changes_neither_weights_nor_history():
+    from aevae_lib import evaluate
+
+    x_watch = (torch.rand(50, 64, generator=torch.Generator().manual_seed(5)) < 0.5).float()
+    rates = []
+
+    def watch(model, epoch, history):
+        # negative_elbo reseeds torch's global generator and leaves the model in eval mode:
+        # fit must undo both, or the next epoch's noise and mode would change
+        evaluate.negative_elbo(model, x_watch, seed=123)
+        torch.rand(10)
+        rates.append(evaluate.kl_per_dimension(model, x_watch))
+
+    plain_model, plain = _tiny_run()
+    watched_model, watched = _tiny_run(watch)
+    assert len(rates) == 3 and rates[0].shape == (4,)
+    for key in ("loss", "recon", "kl"):
+        assert plain[key] == watched[key], key
+    for (name, a), b in zip(plain_model.named_parameters(), watched_model.parameters(), strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_callback_may_log_its_own_history_entries():
+    def log_rate(model, epoch, history):
+        history.setdefault("epoch_seen", []).append(epoch)
+
+    _, history = _tiny_run(log_rate, epochs=2)
+    assert history["epoch_seen"] == [1, 2] and len(history["seconds"]) == 2
+
+
+def test_callback_must_be_callable():
+    with pytest.raises(TypeError, match="callback must be None or a function"):
+        _tiny_run(callback="every epoch")
