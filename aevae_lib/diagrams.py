@@ -41,6 +41,7 @@ RANDOM = "#3a9a5b"
 GRADIENT = "#c8323c"
 LOSS = "#7b52ab"
 GREY = "#9a9a9a"
+LIGHT = "#c4c4c4"
 
 # The book's symbols, written for matplotlib's mathtext (the MathJax macros do not exist there).
 X, XHAT, Z = r"\mathbf{x}", r"\hat{\mathbf{x}}", r"\mathbf{z}"
@@ -55,8 +56,8 @@ STD_NORMAL = r"\mathcal{N}(\mathbf{0}, \mathbf{I})"
 
 @dataclass
 class _Node:
-    """A drawn node: centre (x, y), width w, height h, and its outline ("box", "circle",
-    "diamond"), so that arrows can start and end on its boundary."""
+    """A drawn node: centre (x, y), width w, height h, and its outline ("box" or "circle"),
+    so that arrows can start and end on its boundary."""
 
     x: float
     y: float
@@ -72,8 +73,6 @@ class _Node:
         a, b = self.w / 2, self.h / 2
         if self.shape == "circle":
             scale = a / math.hypot(dx, dy)
-        elif self.shape == "diamond":
-            scale = 1 / (abs(dx) / a + abs(dy) / b)
         else:
             scale = min(a / abs(dx) if dx else math.inf, b / abs(dy) if dy else math.inf)
         return self.x + scale * dx, self.y + scale * dy
@@ -101,14 +100,14 @@ def _text(ax, x, y, s, size=FONT, color=INK, **kw):
     return ax.text(x, y, s, fontsize=size, color=color, **kw)
 
 
-def _box(ax, x, y, w, h, text="", color=INK, size=FONT, fill=0.15) -> _Node:
+def _box(ax, x, y, w, h, text="", color=INK, fill=0.15) -> _Node:
     ax.add_patch(
         FancyBboxPatch(
             (x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0,rounding_size=0.06",
             facecolor=to_rgba(color, fill), edgecolor=color, lw=1.3,
         )
     )
-    _text(ax, x, y, text, size=size)
+    _text(ax, x, y, text)
     return _Node(x, y, w, h, "box")
 
 
@@ -116,13 +115,6 @@ def _circle(ax, x, y, r, text="", color=RANDOM, fill=0.15) -> _Node:
     ax.add_patch(Circle((x, y), r, facecolor=to_rgba(color, fill), edgecolor=color, lw=1.3))
     _text(ax, x, y, text)
     return _Node(x, y, 2 * r, 2 * r, "circle")
-
-
-def _diamond(ax, x, y, w, h, text="", color=RANDOM, fill=0.15) -> _Node:
-    corners = [(x - w / 2, y), (x, y + h / 2), (x + w / 2, y), (x, y - h / 2)]
-    ax.add_patch(Polygon(corners, facecolor=to_rgba(color, fill), edgecolor=color, lw=1.3))
-    _text(ax, x, y, text)
-    return _Node(x, y, w, h, "diamond")
 
 
 def _trapezoid(ax, x0, x1, y, h0, h1, text, color) -> _Node:
@@ -144,12 +136,12 @@ def _vector(ax, x, y, h, cells, color=INK, w=0.22) -> _Node:
     return _Node(x, y, w, h, "box")
 
 
-def _arrow(ax, a, b, color=INK, ls="-", rad=0.0, lw=1.3, start=None, end=None):
+def _arrow(ax, a, b, color=INK, ls="-", rad=0.0, lw=1.3):
     """An arrow from node (or point) ``a`` to node (or point) ``b``, from edge to edge."""
     pa = (a.x, a.y) if isinstance(a, _Node) else a
     pb = (b.x, b.y) if isinstance(b, _Node) else b
-    p0 = start or (a.edge(*pb) if isinstance(a, _Node) else pa)
-    p1 = end or (b.edge(*pa) if isinstance(b, _Node) else pb)
+    p0 = a.edge(*pb) if isinstance(a, _Node) else pa
+    p1 = b.edge(*pa) if isinstance(b, _Node) else pb
     ax.add_patch(
         FancyArrowPatch(
             p0, p1, arrowstyle="-|>", mutation_scale=11, color=color, lw=lw, ls=ls,
@@ -189,9 +181,9 @@ def autoencoder(input_dim: int = 784, latent_dim: int = 30) -> Figure:
     fig, (ax,) = _canvas(7.5, 2.5)
     y, tall, short = 1.4, 1.5, 0.55
     x_in = _vector(ax, 0.45, y, tall, 12)
-    enc = _trapezoid(ax, 0.85, 2.75, y, tall, short, "encoder\n${f_\\phi}$", ENCODER)
+    enc = _trapezoid(ax, 0.85, 2.75, y, tall, short, "encoder\n$f_\\phi$", ENCODER)
     code = _vector(ax, 3.75, y, short, 4)
-    dec = _trapezoid(ax, 4.75, 6.65, y, short, tall, "decoder\n${g_\\theta}$", DECODER)
+    dec = _trapezoid(ax, 4.75, 6.65, y, short, tall, "decoder\n$g_\\theta$", DECODER)
     x_out = _vector(ax, 7.05, y, tall, 12, color=DECODER)
     for a, b in [(x_in, enc), (enc, code), (code, dec), (dec, x_out)]:
         _arrow(ax, a, b)
@@ -217,14 +209,14 @@ def vae(input_dim: int = 784, latent_dim: int = 20) -> Figure:
     fig, (ax,) = _canvas(7.5, 3.2)
     y, tall = 1.75, 1.5
     x_in = _vector(ax, 0.45, y, tall, 12)
-    enc = _trapezoid(ax, 0.85, 1.95, y, tall, 0.95, "encoder\n${f_\\phi}$", ENCODER)
+    enc = _trapezoid(ax, 0.85, 1.95, y, tall, 0.95, "encoder\n$f_\\phi$", ENCODER)
     head_w, head_h = 1.25, 0.42
     mu = _box(ax, 2.75, y + 0.45, head_w, head_h, f"${MU}_\\phi({X})$", ENCODER)
     logvar = _box(ax, 2.75, y - 0.45, head_w, head_h, f"$\\log {SIGMA}^2_\\phi({X})$", ENCODER)
-    z = _box(ax, 4.5, y, 1.45, 0.5, f"${Z} = {MU} + {SIGMA} \\odot {EPS}$", RANDOM, fill=0.08)
+    z = _box(ax, 4.5, y, 1.45, 0.5, f"${Z} = {MU} + {SIGMA} \\odot {EPS}$", INK, fill=0.06)
     eps = _circle(ax, 4.5, y - 1.0, 0.2, f"${EPS}$")
     _text(ax, 4.75, eps.y, f"${EPS} \\sim {STD_NORMAL}$", size=SMALL, ha="left")
-    dec = _trapezoid(ax, 5.55, 6.65, y, 0.5, tall, "decoder\n${g_\\theta}$", DECODER)
+    dec = _trapezoid(ax, 5.55, 6.65, y, 0.5, tall, "decoder\n$g_\\theta$", DECODER)
     x_out = _vector(ax, 7.05, y, tall, 12, color=DECODER)
     _arrow(ax, x_in, enc)
     for head in (mu, logvar):
@@ -269,7 +261,7 @@ def graphical_model() -> Figure:
     x = _circle(ax, 2.6, 0.95, 0.3, f"${X}$", color=INK, fill=0.3)
     _arrow(ax, z, x)
     _text(ax, 2.72, 1.5, f"${PXZ}$", ha="left")
-    _text(ax, 2.98, 2.05, f"${{p({Z})}} = {STD_NORMAL}$", ha="left", size=SMALL)
+    _text(ax, 2.98, 2.05, f"$p({Z}) = {STD_NORMAL}$", ha="left", size=SMALL)
     on_circle = [(c.x + 0.3 * math.cos(math.radians(a)), c.y + 0.3 * math.sin(math.radians(a)))
                  for c, a in ((x, 165), (z, 195))]
     _arrow(ax, *on_circle, ls="--", rad=-0.7, color=ENCODER)
@@ -305,14 +297,15 @@ def reparameterization() -> Figure:
             eps = _circle(ax, 1.95, 0.45, 0.22, f"${EPS}$")
             _text(ax, eps.x + 0.3, eps.y, f"$\\sim {STD_NORMAL}$", size=SMALL, ha="left")
             _arrow(ax, eps, z)
-            title = "reparameterized: the gradient reaches $\\boldsymbol{\\mu}, \\boldsymbol{\\sigma}$"
+            title = f"reparameterized: the gradient reaches ${MU}, {SIGMA}$"
         else:
             z = _circle(ax, 1.95, 1.45, 0.27, f"${Z}$")
             _text(ax, z.x, z.y + 0.45, f"${Z} \\sim \\mathcal{{N}}({MU}, {SIGMA}^2)$", size=SMALL)
-            title = "sampling: the gradient stops at $\\mathbf{z}$"
+            title = f"sampling: the gradient stops at ${Z}$"
         for a, b in [(mu, z), (sigma, z), (z, loss)]:
             _arrow(ax, a, b)
         _arrow(ax, loss, z, color=GRADIENT, rad=-0.5)
+        _text(ax, 2.6, 1.0, f"$\\partial \\psi / \\partial {Z}$", color=GRADIENT, size=SMALL)
         if reparameterized:
             _arrow(ax, z, mu, color=GRADIENT, rad=0.35)
             _arrow(ax, z, sigma, color=GRADIENT, rad=-0.35)
@@ -323,11 +316,13 @@ def reparameterization() -> Figure:
         else:
             _blocked(ax, z, mu, rad=0.35)
             _blocked(ax, z, sigma, rad=-0.35)
-            _text(ax, 1.2, 0.3, "blocked: no derivative\nof a sample", color=GRADIENT, size=SMALL)
-        _text(ax, 1.9, 3.25 - 0.35 - 0.15, title)
+            _text(ax, 1.2, 0.3, "blocked: the draw is not a\ndifferentiable function of "
+                  f"${MU}, {SIGMA}$", color=GRADIENT, size=SMALL)
+        _text(ax, 1.9, 2.8, title)
     fig.legend(handles=[
         Line2D([], [], ls="", marker="s", ms=9, mfc="white", mec=INK, label="deterministic"),
-        Line2D([], [], ls="", marker="o", ms=9, mfc=to_rgba(RANDOM, 0.15), mec=RANDOM, label="random"),
+        Line2D([], [], ls="", marker="o", ms=9, mfc=to_rgba(RANDOM, 0.15), mec=RANDOM,
+               label="random"),
         Line2D([], [], color=INK, label="forward"),
         Line2D([], [], color=GRADIENT, label="gradient")],
         loc="lower center", ncol=4, fontsize=SMALL, frameon=False)
@@ -371,12 +366,12 @@ def elbo_gap(log_px: float | None = None, elbo: float | None = None, *,
         rows.append((top - 1.1, loss - kl, f"reconstruction $-\\mathbb{{E}}_{{q_\\phi}}"
                      f"[\\log {PXZ}]${nats(loss - kl)}", DECODER,
                      f"${KL}({QZX} \\,\\Vert\\, p({Z})){nats(kl)}$"))
-    for y, first, label, color, rest_label in rows:
+    for (y, first, label, color, rest_label), hatch in zip(rows, ("///", None), strict=False):
         rest = loss - first
         ax.add_patch(Rectangle((left, y - 0.2), first * scale, 0.4,
                                facecolor=to_rgba(color, 0.25), edgecolor=color))
         ax.add_patch(Rectangle((left + first * scale, y - 0.2), rest * scale, 0.4,
-                               facecolor=to_rgba(LOSS, 0.35), edgecolor=LOSS))
+                               facecolor=to_rgba(LOSS, 0.3), edgecolor=LOSS, hatch=hatch))
         _text(ax, left + first * scale / 2, y, label)
         _text(ax, left + width - 0.06, y + 0.36, rest_label, color=LOSS, ha="right")
     _text(ax, left, top + 0.36, "0 nats", size=SMALL, ha="left")
@@ -513,15 +508,16 @@ def posterior_contours(post_mean, post_cov, q_mean, q_std, *, prior: bool = True
         fig.set_layout_engine("constrained")
     angle = np.linspace(0, 2 * np.pi, 200)
     circle = np.stack([np.cos(angle), np.sin(angle)])  # (2, 200)
-    gaussians = [(post_mean, np.linalg.cholesky(post_cov), INK, "-", "exact posterior"),
-                 (q_mean, np.diag(q_std), ENCODER, "--", "best diagonal $q$")]
+    # (mean, a square root of the covariance, colour, line style, line width, label)
+    gaussians = [(post_mean, np.linalg.cholesky(post_cov), INK, "-", 1.4, "exact posterior"),
+                 (q_mean, np.diag(q_std), ENCODER, "--", 1.4, "best diagonal $q$")]
     if prior:
-        gaussians.insert(0, (np.zeros(2), np.eye(2), GREY, "-", r"prior $\mathcal{N}(\mathbf{0}, \mathbf{I})$"))
-    for mean, root, color, ls, label in gaussians:
+        gaussians.insert(0, (np.zeros(2), np.eye(2), LIGHT, "-", 0.9, f"prior ${STD_NORMAL}$"))
+    for mean, root, color, ls, lw, label in gaussians:
         for radius in (1, 2, 3):
             ellipse = mean[:, None] + radius * root @ circle  # (2, 200)
-            ax.plot(*ellipse, color=color, ls=ls, lw=1.4 if color != GREY else 0.9,
-                    alpha=1.0 if color != GREY else 0.6, label=label if radius == 1 else None)
+            ax.plot(*ellipse, color=color, ls=ls, lw=lw, solid_capstyle="round",
+                    label=label if radius == 1 else None)
         ax.plot(*mean, marker="+", color=color, ms=8)
     ax.set_aspect("equal", adjustable="datalim")
     ax.set_xlabel("$z_1$")

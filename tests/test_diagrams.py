@@ -12,6 +12,8 @@ from matplotlib.text import Text
 
 from aevae_lib import diagrams
 
+pytestmark = pytest.mark.filterwarnings("error")  # no figure may warn (layout, glyphs, ...)
+
 
 def _draw(fig: Figure) -> str:
     """Render the figure with every warning an error; return all of its text, joined."""
