@@ -133,3 +133,30 @@ def test_the_command_line_runs_resumes_and_exports(mnist, tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["epochs_done"] == 2 and result["exported"].endswith("r.pt")
     assert len(result["curve"]["loss"]) == 2
+
+
+@pytest.mark.slow
+def test_a_stable_run_may_change_its_length_and_ends_as_a_run_of_that_length(mnist, tmp_path):
+    """Shortened from 20 to 5 epochs after epoch 2 (still at the full rate in both schedules),
+    the run ends bit for bit where a 5-epoch run ends."""
+    five = {**SMALL, "epochs": 5}
+    direct = cpu_run.run(five, state_path=tmp_path / "direct.state", progress=print)
+    lines = []
+    cpu_run.run({**SMALL, "epochs": 20}, state_path=tmp_path / "long.state", until_epoch=2,
+                progress=print)
+    changed = cpu_run.run(five, state_path=tmp_path / "long.state", progress=lines.append)
+    assert any("changes from 20 to 5 epochs after epoch 2" in line for line in lines)
+    assert _same_tensors(changed["model"], direct["model"])
+    assert _without_times(changed["history"]) == _without_times(direct["history"])
+    assert cpu_run.summary(changed)["horizon_changes"] == [{"after_epoch": 2, "from": 20, "to": 5}]
+
+
+@pytest.mark.slow
+def test_a_run_that_began_to_decay_cannot_change_its_length(mnist, tmp_path):
+    cpu_run.run(SMALL, state_path=tmp_path / "s.state", until_epoch=4, progress=print)  # decayed
+    with pytest.raises(ValueError, match="cannot change epochs from 4 to 40 after epoch 4"):
+        cpu_run.run({**SMALL, "epochs": 40}, state_path=tmp_path / "s.state", progress=print)
+    cosine = {**SMALL, "schedule": "cosine"}
+    cpu_run.run(cosine, state_path=tmp_path / "c.state", until_epoch=1, progress=print)
+    with pytest.raises(ValueError, match="only a stable-decay run"):
+        cpu_run.run({**cosine, "epochs": 40}, state_path=tmp_path / "c.state", progress=print)

@@ -48,7 +48,14 @@ from ..data import fixed_binarization, load_mnist
 from ..evaluate import negative_elbo
 from ..models import VAE
 from ..runtime import atomic_write_bytes, flush_denormals, sha256_file
-from ..train import _scheduler, _train_epoch, adam, check_fit_settings, vae_loss
+from ..train import (
+    DECAY_FRACTION,
+    _scheduler,
+    _train_epoch,
+    adam,
+    check_fit_settings,
+    vae_loss,
+)
 
 #: Format tag of the state file; a file with another tag is refused.
 STATE_FORMAT = "aevae-reference-state/1"
@@ -205,7 +212,8 @@ def run(
 
     Args:
         settings: overrides of ``reference_defaults()``. Resuming needs the same settings as
-            the saved run; any difference is refused with the names that differ.
+            the saved run; any difference is refused with the names that differ, except a new
+            ``epochs`` for a stable-decay run still in its stable phase (``_change_horizon``).
         state_path: the state file; read if it exists, written at least every
             ``save_every_s`` seconds (at an epoch's end) and when the call returns.
         until_epoch: stop after this epoch (default: the run's last, ``epochs``). Stopping
@@ -224,21 +232,25 @@ def run(
         raise ValueError(f"save_every_s must be >= 0 seconds, got {save_every_s!r}")
 
     state = load_state(state_path) if state_path.exists() else _new_state(config)
+    x_train, x_val = split(config)
+    steps_per_epoch = math.ceil(len(x_train) / config["batch_size"])
     if state["config"] != config:
         differ = sorted(k for k in config if state["config"].get(k) != config[k])
-        raise ValueError(
-            f"{state_path} holds a run with other settings ({', '.join(differ)} differ: "
-            f"saved {[state['config'].get(k) for k in differ]}, asked {[config[k] for k in differ]}); "
-            "pass the saved settings to resume it, or another --state path to start anew"
-        )
+        if differ == ["epochs"]:
+            _change_horizon(state, config, steps_per_epoch, progress)
+        else:
+            raise ValueError(
+                f"{state_path} holds a run with other settings ({', '.join(differ)} differ: "
+                f"saved {[state['config'].get(k) for k in differ]}, asked "
+                f"{[config[k] for k in differ]}); pass the saved settings to resume it, or "
+                "another --state path to start anew"
+            )
     if state["threads"] != torch.get_num_threads():
         progress(f"note: the run was started with {state['threads']} thread(s), this process has "
                  f"{torch.get_num_threads()}; the result stays valid but is not bit-identical "
                  "to an uninterrupted run")
-    x_train, x_val = split(config)
     model = build_model(config)
     optimizer = adam(model.parameters(), config["lr"])
-    steps_per_epoch = math.ceil(len(x_train) / config["batch_size"])
     scheduler = _scheduler(optimizer, config["schedule"], config["epochs"] * steps_per_epoch)
     gen = torch.Generator().manual_seed(config["seed"])
     torch.manual_seed(config["seed"])  # the reparameterization noise
@@ -303,6 +315,36 @@ def run(
     return state
 
 
+def _change_horizon(state: dict, config: dict, steps_per_epoch: int, progress) -> None:
+    """Give a stable-then-decay run another length while it is still in its stable phase.
+
+    Until its last ``DECAY_FRACTION`` of steps the schedule is the constant ``lr`` whatever the
+    run's length, so a run that has not begun to decay may be lengthened or shortened: every
+    step taken so far had the rate it would have had in a run of the new length, and the run
+    ends bit for bit where a run started with the new length ends. Otherwise: a clear error.
+    """
+    old, new = state["config"]["epochs"], config["epochs"]
+
+    def last_stable_step(epochs: int) -> int:  # the last step at the full rate (train.lr_factor)
+        total = epochs * steps_per_epoch
+        return total - max(1, round(DECAY_FRACTION * total))
+
+    done = state["epoch"] * steps_per_epoch  # steps taken; the next one is step number `done`
+    if config["schedule"] != "stable-decay" or done > min(last_stable_step(old),
+                                                         last_stable_step(new)):
+        raise ValueError(
+            f"cannot change epochs from {old} to {new} after epoch {state['epoch']}: only a "
+            "stable-decay run that has not begun to decay can change its length, and the new "
+            f"length must keep epoch {state['epoch']} in the stable phase, the first "
+            f"{1 - DECAY_FRACTION:.0%} of the steps, at the full rate; resume with --epochs {old}"
+        )
+    state["config"] = dict(state["config"], epochs=new)
+    state.setdefault("horizon_changes", []).append({"after_epoch": state["epoch"], "from": old,
+                                                    "to": new})
+    progress(f"the run's length changes from {old} to {new} epochs after epoch {state['epoch']}"
+             " (still in the stable phase: the schedule so far is the same)")
+
+
 def _duration(seconds: float) -> str:
     if seconds < 90:
         return f"{seconds:.0f} s"
@@ -318,6 +360,7 @@ def summary(state: dict) -> dict:
         "config": state["config"],
         "epochs_done": state["epoch"],
         "best_epoch": state["best"]["epoch"],
+        "horizon_changes": state.get("horizon_changes", []),
         "best_val_neg_elbo": state["best"]["val_neg_elbo"],
         "train_s": state["train_s"],
         "cpu_s": state["cpu_s"],
