@@ -477,11 +477,15 @@ def kl_asymmetry(seed: int = 0) -> tuple[Figure, dict]:
     ax.set_xlabel("$z$")
     ax.set_ylabel("density")
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(fontsize=SMALL, frameon=False, loc="upper right")
     rev, fwd = numbers["reverse"], numbers["forward"]
-    ax.set_title(f"mode-seeking $q$: mean {rev['mean']:.2f}, sd {rev['sd']:.2f}, "
+    ax.legend(fontsize=SMALL, frameon=False, loc="upper left" if rev["mean"] > 0 else "upper right")
+
+    def show(v):  # two decimals, and no "-0.00"
+        return f"{round(v, 2) + 0.0:.2f}"
+
+    ax.set_title(f"mode-seeking $q$: mean {show(rev['mean'])}, sd {rev['sd']:.2f}, "
                  f"${KL}(q \\,\\Vert\\, p) = {rev['kl_q_p']:.2f}$\n"
-                 f"mass-covering $q$: mean {fwd['mean']:.2f}, sd {fwd['sd']:.2f}, "
+                 f"mass-covering $q$: mean {show(fwd['mean'])}, sd {fwd['sd']:.2f}, "
                  f"${KL}(p \\,\\Vert\\, q) = {fwd['kl_p_q']:.2f}$", fontsize=FONT)
     fig.tight_layout()
     return fig, numbers
