@@ -11,7 +11,7 @@
 // ends. Every image is a <canvas role="img"> whose aria-label names what it shows.
 //
 // For checks and benchmarks, the root element (data-aevae-explorer="<kind>") carries
-// `__aevae`: {kind, probes, state(), latency: [ms from input event to drawn image], frames:
+// `__aevae`: {kind, model, probes, state(), latency: [ms from input event to drawn image], frames:
 // [ms from input event to the next animation frame]}, and data-state (JSON of the state).
 
 const GRID = 0.01; // values of every slider and of the pointer lie on this grid (k / 100)
@@ -293,7 +293,7 @@ function shell(el, kind, title, model) {
   el.setAttribute("aria-label", title);
   el.dataset.aevaeExplorer = kind;
   el.dataset.modelBytes = String(model.get("spec").model_bytes || 0);
-  const api = { kind, probes: model.get("probes"), latency: [], frames: [], state: () => ({}) };
+  const api = { kind, model, probes: model.get("probes"), latency: [], frames: [], state: () => ({}) };
   el.__aevae = api;
   let pendingSave = false;
   const save = (changes) => { // state -> the model (and the kernel, when there is one)
