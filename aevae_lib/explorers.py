@@ -539,6 +539,7 @@ class Explorer(anywidget.AnyWidget):
     probes = traitlets.List().tag(sync=True)
 
     _state_traits: tuple[str, ...] = ()
+    _fixed_images: tuple[str, ...] = ()  # images no input changes (probes leave them out)
     _zoom = 3
 
     def __init__(self, exports: dict[str, Export] | None = None, **kwargs):
@@ -593,6 +594,7 @@ class Explorer(anywidget.AnyWidget):
             "expect": [
                 {"image": key, "label": label, "n": len(images), "pixels": _f16_b64(images)}
                 for key, (label, images) in arrays.items()
+                if key not in self._fixed_images
             ],
         }
 
@@ -870,6 +872,7 @@ class DenoisingExplorer(Explorer):
     noise = traitlets.Float(0.3).tag(sync=True)
     noise_type = traitlets.Unicode("gaussian").tag(sync=True)
     _state_traits = ("noise", "noise_type")
+    _fixed_images = ("clean",)
 
     def __init__(self, model, x, *, state, max_std, seed, zoom, encoding):
         self._model, self._zoom, self._max = model, zoom, max_std
@@ -991,6 +994,7 @@ class BetaExplorer(Explorer):
     beta = traitlets.Float().tag(sync=True)
     sample_seed = traitlets.Int(0).tag(sync=True)
     _state_traits = ("beta", "sample_seed")
+    _fixed_images = ("test",)
 
     def __init__(self, models, x, *, n, seed, zoom, decoders, encoding, budget):
         from .objectives import gaussian_kl, log_likelihood

@@ -11,8 +11,9 @@
 // ends. Every image is a <canvas role="img"> whose aria-label names what it shows.
 //
 // For checks and benchmarks, the root element (data-aevae-explorer="<kind>") carries
-// `__aevae`: {kind, model, probes, state(), latency: [ms from input event to drawn image], frames:
-// [ms from input event to the next animation frame]}, and data-state (JSON of the state).
+// `__aevae`: {kind, model, probes, state(), compute: [ms the handler took to decode and draw],
+// latency: [ms from the input event (its timeStamp) to the drawn image], frames: [ms from the
+// input event to the next animation frame, when the browser shows it]}, and data-state (JSON).
 
 const GRID = 0.01; // values of every slider and of the pointer lie on this grid (k / 100)
 const INK_GAP = 0.15; // grey of the gaps between images in a strip, as figures.strip
@@ -185,8 +186,7 @@ function stripCanvas(name, n, zoom, pad = 2) {
     "data-n": n, "data-zoom": zoom, "data-pad": pad * zoom });
   c.width = n * 28 * zoom + (n - 1) * pad * zoom;
   c.height = 28 * zoom;
-  c.style.width = `${c.width}px`;
-  c.style.height = `${c.height}px`;
+  c.style.width = `${c.width}px`; // shrinks to the column (max-width), keeping its shape
   return c;
 }
 
@@ -293,7 +293,7 @@ function shell(el, kind, title, model) {
   el.setAttribute("aria-label", title);
   el.dataset.aevaeExplorer = kind;
   el.dataset.modelBytes = String(model.get("spec").model_bytes || 0);
-  const api = { kind, model, probes: model.get("probes"), latency: [], frames: [], state: () => ({}) };
+  const api = { kind, model, probes: model.get("probes"), compute: [], latency: [], frames: [], state: () => ({}) };
   el.__aevae = api;
   let pendingSave = false;
   const save = (changes) => { // state -> the model (and the kernel, when there is one)
@@ -308,17 +308,16 @@ function shell(el, kind, title, model) {
     }
   };
   // run draw() for an input event and record how long the page took to show its result
+  const record = (list, value) => { list.push(value); if (list.length > 5000) list.shift(); };
   const timed = (ev, draw) => {
-    const t0 = ev && ev.isTrusted && ev.timeStamp > 0 ? ev.timeStamp : performance.now();
+    const start = performance.now();
+    const t0 = ev && ev.isTrusted && ev.timeStamp > 0 ? Math.min(ev.timeStamp, start) : start;
     draw();
     el.dataset.state = JSON.stringify(api.state());
     const done = performance.now();
-    api.latency.push(done - t0);
-    if (api.latency.length > 5000) api.latency.shift();
-    requestAnimationFrame(() => {
-      api.frames.push(performance.now() - t0);
-      if (api.frames.length > 5000) api.frames.shift();
-    });
+    record(api.compute, done - start); // the page's own work: decode and draw
+    record(api.latency, done - t0); // from the input event to the drawn image
+    requestAnimationFrame(() => record(api.frames, performance.now() - t0)); // to the next frame
   };
   return { api, save, timed };
 }
@@ -503,7 +502,8 @@ function interpolation({ model, el, bytes, spec }) {
     onChange: (v, ev) => { st.t = v; timed(ev, draw); save({ t: v }); } });
   const ends = stripCanvas("ends", 2, zoom);
   const blocks = models.map((m, k) => {
-    const now = stripCanvas(`now-${k}`, 1, zoom), path = stripCanvas(`path-${k}`, steps, zoom);
+    const now = stripCanvas(`now-${k}`, 1, zoom + 1);
+    const path = stripCanvas(`path-${k}`, steps, Math.max(2, zoom - 1));
     const info = h("p", { class: "aevae-x-caption" });
     const block = h("div", { class: "aevae-x-model" }, h("h4", { text: m.label }),
       h("div", { class: "aevae-x-row" }, figure(now, "z(t)"), figure(path, "t = 0 \u2192 1")), info);
