@@ -492,8 +492,27 @@ def tag_solutions(nb, report: Report) -> None:
 
 
 def _exercise_title(cell) -> str:
+    """An exercise's title, or the start of its question when it has none."""
     block = only_directive(cell)
-    return block.arg.strip() if block else ""
+    if not block:
+        return ""
+    if block.arg.strip():
+        return block.arg.strip()
+    return short_question(block.body)
+
+
+def short_question(text: str, words: int = 8) -> str:
+    """The first words of a question, MyST roles and labels reduced to their text."""
+    text = re.sub(r"\{eq\}`[^`]*`", "the equation", text)
+    text = re.sub(r"\{[a-z:]+\}`([^`<]*?)(?:\s*<[^>]*>)?`", r"\1", text)
+    first = re.split(r"(?<=[.?!])\s", " ".join(text.split()), maxsplit=1)[0]
+    parts = first.split(" ")
+    if len(parts) <= words:
+        return first
+    head = " ".join(parts[:words])
+    if head.count("$") % 2:  # do not cut a formula in two
+        head = head[: head.rfind("$")].rstrip()
+    return head.rstrip(",;:") + " …"
 
 
 def ensure_headings(nb, report: Report) -> None:

@@ -22,7 +22,6 @@ means that a code cell of the exercise calls a checker of ``aevae_lib.exercises`
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
@@ -45,13 +44,6 @@ def chapter_title(nb) -> str:
                 if level == 1:
                     return title
     return ""
-
-
-def _short(text: str, words: int = 8) -> str:
-    text = re.sub(r"\{[a-z:]+\}`([^`<]*?)(?:\s*<[^>]*>)?`", r"\1", text)
-    text = re.sub(r"\$[^$]*\$", "…", text)
-    parts = " ".join(text.split()).split(" ")
-    return " ".join(parts[:words]) + (" …" if len(parts) > words else "")
 
 
 def render(notebooks: list[Path]) -> str:
@@ -98,7 +90,7 @@ def render(notebooks: list[Path]) -> str:
             "| --- | --- | --- | --- | --- |",
         ]
         for e in exercises:
-            name = e.title or _short(e.question)
+            name = e.title or lc.short_question(e.question)
             name = name.replace("|", "\\|")
             link = f"{{ref}}`{name} <{e.label}>`" if e.label else name
             star = "\\*" if e.estimated else ""

@@ -581,64 +581,62 @@ def _equation_chunks(items: list[Item], per: int = 2) -> list[list[Item]]:
     return [c for c in chunks if c]
 
 
+def _is_key_equation(item: Item) -> bool:
+    return item.kind == "equation" and not item.notes_only
+
+
+def _notes_of(items: list[Item]) -> list[str]:
+    return [_notes_text(i) for i in items if _notes_text(i)]
+
+
 def section_slides(section: Section) -> list[Slide]:
-    """The slides of one section: visuals and equations in order, prose to the notes."""
+    """The slides of one section: its figures, tables and labelled equations in order, two
+    equations at most per slide, bullets from the prose, and the prose itself in the notes of
+    the slide it belongs to."""
     visuals = ("figure", "table", "widget", "code", "output", "only")
-    slides: list[Slide] = []
-    groups: list[tuple[list[Item], list[Item]]] = []  # (text items, the visual or equations)
-    text: list[Item] = []
-    pending_eq: list[Item] = []
+    groups: list[tuple[list[Item], Item | None]] = []  # (prose and equations, the visual after)
+    run: list[Item] = []
     for item in section.items:
         if item.kind in visuals:
-            groups.append((text + pending_eq, [item]))
-            text, pending_eq = [], []
-        elif item.kind == "equation" and not item.notes_only:
-            pending_eq.append(item)
-            text.append(item)
+            groups.append((run, item))
+            run = []
         else:
-            text.append(item)
-    if text or not groups:
-        groups.append((text, []))
-    # Build the slides: each visual gets a slide; equations go with the visual that follows
-    # them, or get slides of their own (two at most per slide).
-    for prose_items, visual in groups:
-        eqs = [i for i in prose_items if i.kind == "equation" and not i.notes_only]
-        other = [i for i in prose_items if not (i.kind == "equation" and not i.notes_only)]
-        notes = [_notes_text(i) for i in prose_items if _notes_text(i)]
-        if visual:
-            slide = Slide(section.title)
-            slide.visual = visual[0]
-            take = eqs[-1:] if visual[0].kind in ("figure",) else []
-            rest = [e for e in eqs if e not in take]
-            for k in range(0, len(rest), 2):
-                s = Slide(section.title, equations=rest[k : k + 2])
-                s.bullets = bullets_from(other, 1 if k == 0 else 0)
-                slides.append(s)
-            slide.equations = take
-            slide.notes = notes
-            if not rest:
-                slide.bullets = bullets_from(other, 1)
+            run.append(item)
+    if run or not groups:
+        groups.append((run, None))
+    slides: list[Slide] = []
+    for items, visual in groups:
+        chunks = _equation_chunks(items)
+        host: list[Item] = []  # what shares the visual's slide
+        if visual is not None and chunks:
+            last = chunks[-1]
+            equations = [i for i in last if _is_key_equation(i)]
+            if not equations or (visual.kind == "figure" and len(equations) == 1):
+                host = chunks.pop()
+            else:  # the prose after the last equation introduces the visual
+                k = max(j for j, i in enumerate(last) if _is_key_equation(i))
+                host, chunks[-1] = last[k + 1 :], last[: k + 1]
+        for chunk in chunks:
+            equations = [i for i in chunk if _is_key_equation(i)]
+            prose = [i for i in chunk if not _is_key_equation(i)]
+            if equations:
+                slide = Slide(section.title, equations=equations, notes=_notes_of(chunk))
+                slide.bullets = bullets_from(prose, 2 if len(equations) == 1 else 1)
+                slides.append(slide)
+            elif visual is None and slides:
+                slides[-1].notes += _notes_of(chunk)  # what the last figure showed
+            else:
+                slide = Slide(section.title, notes=_notes_of(chunk))
+                slide.bullets = bullets_from(prose, MAX_BULLETS)
+                slides.append(slide)
+        if visual is not None:
+            slide = Slide(section.title, visual=visual, notes=_notes_of(host))
+            slide.equations = [i for i in host if _is_key_equation(i)]
+            slide.bullets = bullets_from([i for i in host if not _is_key_equation(i)], 1)
             slides.append(slide)
-        else:
-            if eqs:
-                for chunk in _equation_chunks(prose_items):
-                    chunk_eqs = [i for i in chunk if i.kind == "equation" and not i.notes_only]
-                    chunk_other = [i for i in chunk if i not in chunk_eqs]
-                    s = Slide(section.title, equations=chunk_eqs)
-                    s.bullets = bullets_from(chunk_other, 2)
-                    s.notes = [_notes_text(i) for i in chunk if _notes_text(i)]
-                    slides.append(s)
-            elif other and slides:
-                slides[-1].notes += notes  # discussion of the last visual
-            elif other or not slides:
-                s = Slide(section.title, notes=notes)
-                s.bullets = bullets_from(other, MAX_BULLETS)
-                slides.append(s)
-    # prose that only introduced the next figure belongs with it: move a trailing colon
-    # paragraph's notes forward is already done by grouping (text before a visual)
     for k, slide in enumerate(slides):
         slide.new_section = k == 0
-        if k and slide.heading == slides[0].heading:
+        if k:
             slide.heading = f"{section.title} (continued)"
         if not slide.notes:
             slide.notes = [_describe(slide)]
@@ -738,12 +736,18 @@ def goals(learn: str) -> list[str]:
 
 def _md_inline(text: str) -> str:
     """Minimal inline Markdown to HTML for special slides (emphasis, links, code)."""
-    out = html.escape(text, quote=False)
+    math: list[str] = []
+
+    def keep(m):
+        math.append(m.group(0))
+        return f"\x00{len(math) - 1}\x00"
+
+    out = html.escape(re.sub(r"\$[^$]+\$", keep, text), quote=False)
     out = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", out)
     out = re.sub(r"\*(.+?)\*", r"<em>\1</em>", out)
     out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
-    out = re.sub(r"(https?://[^\s),]+)", r'<a href="\1">\1</a>', out)
-    return out
+    out = re.sub(r"(https?://[^\s),]+?)(?=[.,;:]?(?:\s|$|\)))", r'<a href="\1">\1</a>', out)
+    return re.sub(r"\x00(\d+)\x00", lambda m: html.escape(math[int(m.group(1))]), out)
 
 
 def summary_slides(section: Section) -> list[Slide]:
@@ -792,7 +796,7 @@ def exercises_slides(exercises: list[Item], ctx: Context) -> list[Slide]:
         chunk = rows[k * per : (k + 1) * per]
         heading = "Exercises" if pages == 1 else f"Exercises ({k + 1}/{pages})"
         body = "\n".join(
-            f"<li><span class='aevae-ex-title'>{html.escape(t, quote=False)}</span>"
+            f"<li><span class='aevae-ex-title'>{_md_inline(t)}</span>"
             + (f" <span class='aevae-ex-facts'>{html.escape(f)}</span>" if f else "")
             + "</li>"
             for t, f in chunk
