@@ -269,10 +269,16 @@ class Blob:
     """Arrays packed one after another into one byte string, each at a 4-byte boundary.
 
     ``add`` returns the descriptor the page reads the array back with:
-    {"off": byte offset, "dtype": "f32" | "f16" | "i8" | "u8", "n": number of values}.
+    {"off": byte offset, "dtype": "f32" | "f16" | "i8" | "u8" | "u16", "n": number of values}.
     """
 
-    _DTYPES = {"f32": np.float32, "f16": np.float16, "i8": np.int8, "u8": np.uint8}
+    _DTYPES = {
+        "f32": np.float32,
+        "f16": np.float16,
+        "i8": np.int8,
+        "u8": np.uint8,
+        "u16": np.uint16,
+    }
 
     def __init__(self):
         self._buf = io.BytesIO()
@@ -296,7 +302,7 @@ class Blob:
 
 
 def quantize_int8(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Symmetric 8-bit codes per output row: (q int8 (out, in), scale float32 (out,)).
+    """Symmetric 8-bit codes per output row, rounded to nearest: (q int8 (out, in), scale (out,)).
 
     scale = max |w_row| / 127, q = round(w / scale): every weight is off by at most scale / 2.
     """
@@ -306,58 +312,142 @@ def quantize_int8(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return q, scale
 
 
+def quantize_int8_gptq(
+    weight: np.ndarray, inputs: np.ndarray, damp: float = 0.01
+) -> tuple[np.ndarray, np.ndarray]:
+    """8-bit codes (same scales as ``quantize_int8``) rounded to keep the layer's *output* right.
+
+    GPTQ (Frantar et al. 2022): the weights of a row are rounded one input at a time, and the
+    rounding error of each is pushed onto the inputs not yet rounded, weighted by the inverse
+    of H = X^T X over ``inputs`` (the layer's inputs for the codes the explorer will show), so
+    that the error of x W^T over those inputs stays small. (q int8 (out, in), scale (out,)).
+    """
+    w = weight.astype(np.float64).copy()
+    _, scale = quantize_int8(weight)
+    s = scale.astype(np.float64)
+    x = np.asarray(inputs, np.float64)
+    h = x.T @ x / max(len(x), 1)
+    diag = np.diag(h).copy()
+    dead = diag <= 0
+    h[dead, dead] = 1.0
+    h += damp * max(float(diag.mean()), 1e-12) * np.eye(len(h))
+    u = np.linalg.cholesky(np.linalg.inv(h)).T  # upper triangular, H^-1 = U^T U
+    q = np.zeros(w.shape, np.int8)
+    for i in range(w.shape[1]):
+        qi = np.clip(np.rint(w[:, i] / s), -127, 127)
+        q[:, i] = qi
+        err = (w[:, i] - qi * s) / u[i, i]
+        w[:, i + 1 :] -= np.outer(err, u[i, i + 1 :])
+    return q, scale
+
+
 def dequantize_int8(q: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """q * scale in float64, stored as float32: exactly what the page does."""
     return (q.astype(np.float64) * scale.astype(np.float64)[:, None]).astype(np.float32)
 
 
-def _encode_weight(weight: np.ndarray, encoding: str) -> np.ndarray:
-    """The float32 weights the page will hold for this encoding."""
-    if encoding == "int8":
-        return dequantize_int8(*quantize_int8(weight))
-    if encoding == "float16":
-        return weight.astype(np.float16).astype(np.float32)
-    return weight.astype(np.float32)
+@dataclass
+class LayerCode:
+    """How one layer travels: "int8" (codes q, a scale per row, and the rows listed in
+    ``rows16`` as float16 instead), "float16" or "float32"."""
+
+    enc: str
+    q: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    rows16: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    @classmethod
+    def of(cls, code, weight: np.ndarray) -> LayerCode:
+        """``code`` itself, or the LayerCode of an encoding name (int8: rounded to nearest)."""
+        if isinstance(code, LayerCode):
+            return code
+        if code not in ENCODINGS:
+            raise ValueError(f"each layer's encoding must be one of {ENCODINGS}, got {code!r}")
+        return cls("int8", *quantize_int8(weight)) if code == "int8" else cls(code)
+
+    def weight(self, weight: np.ndarray) -> np.ndarray:
+        """The float32 weights the page holds for this layer."""
+        if self.enc == "int8":
+            w = dequantize_int8(self.q, self.scale)
+            w[self.rows16] = weight[self.rows16].astype(np.float16).astype(np.float32)
+            return w
+        if self.enc == "float16":
+            return weight.astype(np.float16).astype(np.float32)
+        return weight.astype(np.float32)
+
+    def nbytes(self, weight: np.ndarray) -> int:
+        out_dim, in_dim = weight.shape
+        if self.enc == "int8":
+            return out_dim * in_dim + 4 * out_dim + len(self.rows16) * (2 * in_dim + 2)
+        return out_dim * in_dim * (2 if self.enc == "float16" else 4)
+
+    @property
+    def label(self) -> str:
+        if self.enc == "int8" and len(self.rows16):
+            return f"int8 ({len(self.rows16)} rows float16)"
+        return self.enc
+
+    def with_rows(self, rows) -> LayerCode:
+        rows = np.union1d(self.rows16, np.asarray(rows, np.int64)).astype(np.int64)
+        return LayerCode(self.enc, self.q, self.scale, rows)
 
 
-def _with_encodings(net: Net, encodings) -> Net:
+def _with_encodings(net: Net, codes) -> Net:
     layers = [
-        Dense(_encode_weight(d.weight, e), d.bias.astype(np.float32), d.activation)
-        for d, e in zip(net.layers, encodings, strict=True)
+        Dense(LayerCode.of(c, d.weight).weight(d.weight), d.bias.astype(np.float32), d.activation)
+        for d, c in zip(net.layers, codes, strict=True)
     ]
     return Net(layers, net.transform, net.keep, net.clamp)
 
 
+def layer_inputs(net: Net, x: np.ndarray) -> list[np.ndarray]:
+    """The input of every layer of ``net`` (float weights) for network inputs ``x``."""
+    h = np.asarray(x, dtype=np.float64)
+    out = []
+    for d in net.layers:
+        out.append(h)
+        h = _act(d.activation, h @ d.weight.astype(np.float64).T + d.bias.astype(np.float64))
+    return out
+
+
 @dataclass
 class Export:
-    """A packed network: ``header`` (JSON, with descriptors into ``blob``) and what it costs."""
+    """A packed network: ``header`` (JSON, with descriptors into ``blob``) and what it costs.
+
+    ``max_error``: the largest |page - PyTorch| over the inputs the encodings were chosen on;
+    ``check_error``: the same over other inputs of the same kind (None if none were given).
+    """
 
     header: dict
     encodings: list[str]
     bytes: int
     max_error: float | None = None
-    notes: list[str] = field(default_factory=list)
+    check_error: float | None = None
+    codes: list[LayerCode] = field(default_factory=list, repr=False)
 
 
-def pack_net(net: Net, encodings, blob: Blob) -> Export:
-    """Append the layers of ``net`` to ``blob`` in the given encodings (one per layer)."""
-    encodings = list(encodings)
-    if len(encodings) != len(net.layers) or any(e not in ENCODINGS for e in encodings):
-        raise ValueError(f"need one encoding of {ENCODINGS} per layer, got {encodings}")
+def pack_net(net: Net, codes, blob: Blob) -> Export:
+    """Append the layers of ``net`` to ``blob``, each as its LayerCode (or encoding name)."""
+    codes = list(codes)
+    if len(codes) != len(net.layers):
+        raise ValueError(f"need one encoding per layer ({len(net.layers)}), got {len(codes)}")
+    codes = [LayerCode.of(c, d.weight) for c, d in zip(codes, net.layers, strict=True)]
     start = len(blob.getvalue())
     layers = []
-    for d, enc in zip(net.layers, encodings, strict=True):
+    for d, code in zip(net.layers, codes, strict=True):
         out_dim, in_dim = d.weight.shape
-        entry = {"in": in_dim, "out": out_dim, "act": d.activation, "enc": enc}
-        if enc == "int8":
-            q, scale = quantize_int8(d.weight)
-            entry["w"], entry["scale"] = blob.add(q, "i8"), blob.add(scale, "f32")
+        entry = {"in": in_dim, "out": out_dim, "act": d.activation, "enc": code.enc}
+        if code.enc == "int8":
+            entry["w"], entry["scale"] = blob.add(code.q, "i8"), blob.add(code.scale, "f32")
+            if len(code.rows16):
+                entry["rows"] = blob.add(code.rows16, "u16")
+                entry["rows_w"] = blob.add(d.weight[code.rows16], "f16")
         else:
-            entry["w"] = blob.add(d.weight, "f16" if enc == "float16" else "f32")
+            entry["w"] = blob.add(d.weight, "f16" if code.enc == "float16" else "f32")
         entry["b"] = blob.add(d.bias, "f32")
         layers.append(entry)
     header = {"layers": layers, "transform": net.transform, "keep": net.keep, "clamp": net.clamp}
-    return Export(header, encodings, len(blob.getvalue()) - start)
+    return Export(header, [c.label for c in codes], len(blob.getvalue()) - start, codes=codes)
 
 
 def unpack_net(header: dict, data: bytes) -> Net:
@@ -368,6 +458,11 @@ def unpack_net(header: dict, data: bytes) -> Net:
         if entry["enc"] == "int8":
             q = Blob.read(data, entry["w"]).reshape(shape)
             weight = dequantize_int8(q, Blob.read(data, entry["scale"]))
+            if "rows" in entry:
+                rows = Blob.read(data, entry["rows"]).astype(np.int64)
+                weight[rows] = (
+                    Blob.read(data, entry["rows_w"]).astype(np.float32).reshape(-1, shape[1])
+                )
         else:
             weight = Blob.read(data, entry["w"]).astype(np.float32).reshape(shape)
         layers.append(Dense(weight, Blob.read(data, entry["b"]), entry["act"]))
@@ -376,35 +471,56 @@ def unpack_net(header: dict, data: bytes) -> Net:
 
 def choose_encodings(
     net: Net, inputs: np.ndarray, reference: np.ndarray, tolerance: float = EXPORT_TOLERANCE
-) -> tuple[list[str], float]:
+) -> tuple[list[LayerCode], float]:
     """The smallest encodings whose page output stays within ``tolerance`` of ``reference``.
 
-    Starts with every layer in int8; while the largest error over ``inputs`` is above the
-    tolerance, the int8 layer whose float16 version lowers it most is upgraded (then float32
-    for all, as a last resort). Returns (encodings, the largest error).
+    Every layer starts as 8-bit codes rounded by GPTQ on its inputs for ``inputs``. While the
+    largest error is above the tolerance, the cheapest step that lowers it most per byte is
+    taken: a layer to float16, or the output units (rows of the last layer) whose error
+    exceeds 70% of the tolerance kept in float16. float32 for every layer is the last resort.
+    Returns (one LayerCode per layer, the largest error).
     """
+    xs = layer_inputs(net, inputs)
+    codes = [
+        LayerCode("int8", *quantize_int8_gptq(d.weight, x))
+        for d, x in zip(net.layers, xs, strict=True)
+    ]
+    weights = [d.weight for d in net.layers]
 
-    def error(encs):
-        return float(np.abs(run_net(_with_encodings(net, encs), inputs) - reference).max())
+    def errors(cs):
+        diff = np.abs(run_net(_with_encodings(net, cs), inputs) - reference)
+        return float(diff.max()), diff.max(axis=0)
 
-    encs = ["int8"] * len(net.layers)
-    err = error(encs)
-    while err > tolerance and "int8" in encs:
-        trials = []
-        for i, e in enumerate(encs):
-            if e == "int8":
-                trial = encs[:i] + ["float16"] + encs[i + 1 :]
-                trials.append((error(trial), i, trial))
-        err, _, encs = min(trials)
+    def cost(cs):
+        return sum(c.nbytes(w) for c, w in zip(cs, weights, strict=True))
+
+    err, per_unit = errors(codes)
+    while err > tolerance:
+        options = [codes[:i] + [LayerCode("float16")] + codes[i + 1 :]
+                   for i, c in enumerate(codes) if c.enc == "int8"]  # fmt: skip
+        last = codes[-1]
+        if last.enc == "int8":
+            rows = np.flatnonzero(per_unit > 0.7 * tolerance)
+            if len(np.setdiff1d(rows, last.rows16)):
+                options.append(codes[:-1] + [last.with_rows(rows)])
+        if not options:
+            break
+        base = cost(codes)
+        scored = []
+        for option in options:
+            e, pu = errors(option)
+            gain = (err - e) / max(cost(option) - base, 1)
+            scored.append((-gain if e < err else float("inf"), e, id(option), option, pu))
+        _, err, _, codes, per_unit = min(scored)
     if err > tolerance:
-        encs = ["float32"] * len(net.layers)
-        err = error(encs)
+        codes = [LayerCode("float32") for _ in net.layers]
+        err, _ = errors(codes)
     if err > tolerance:
         raise UnsupportedModel(
             f"the page's arithmetic differs from PyTorch by {err:.3g} even in float32 "
             f"(tolerance {tolerance}): the exporter does not reproduce this model"
         )
-    return encs, err
+    return codes, err
 
 
 def export_net(
@@ -414,19 +530,23 @@ def export_net(
     reference: np.ndarray,
     encoding: str = "auto",
     tolerance: float = EXPORT_TOLERANCE,
+    check: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Export:
     """Pack ``net`` into ``blob``; ``encoding`` "auto" (see ``choose_encodings``) or one of
     ENCODINGS for every layer. ``reference`` is PyTorch's output for ``inputs``; the largest
-    difference of the page's arithmetic from it is recorded as ``max_error``."""
+    difference of the page's arithmetic from it is recorded as ``max_error``, and over
+    ``check`` = (other inputs, PyTorch's output for them) as ``check_error``."""
     if encoding == "auto":
-        encs, _ = choose_encodings(net, inputs, reference, tolerance)
+        codes, _ = choose_encodings(net, inputs, reference, tolerance)
     elif encoding in ENCODINGS:
-        encs = [encoding] * len(net.layers)
+        codes = [encoding] * len(net.layers)
     else:
         raise ValueError(f"encoding must be 'auto' or one of {ENCODINGS}, got {encoding!r}")
-    packed = pack_net(net, encs, blob)
-    page = run_net(unpack_net(packed.header, blob.getvalue()), inputs)
-    packed.max_error = float(np.abs(page - reference).max())
+    packed = pack_net(net, codes, blob)
+    page_net = unpack_net(packed.header, blob.getvalue())
+    packed.max_error = float(np.abs(run_net(page_net, inputs) - reference).max())
+    if check is not None:
+        packed.check_error = float(np.abs(run_net(page_net, check[0]) - check[1]).max())
     return packed
 
 
@@ -616,14 +736,18 @@ class LatentExplorer(Explorer):
     z = traitlets.List(traitlets.Float(), [0.0, 0.0], minlen=2, maxlen=2).tag(sync=True)
     _state_traits = ("z",)
 
-    def __init__(self, vae, *, codes, labels, z_range, step, zoom, encoding, grid: int = 21):
+    def __init__(self, vae, *, codes, labels, z_range, step, zoom, encoding, grid: int = 41):
         self._vae, self._zoom = vae, zoom
         blob = Blob()
+        # the codes the page can show: the plane (a grid, and the test codes on it) ...
         ticks = np.linspace(-z_range, z_range, grid)
-        probe_in = np.stack(np.meshgrid(ticks, ticks), -1).reshape(-1, 2)
+        calib = np.stack(np.meshgrid(ticks, ticks), -1).reshape(-1, 2)
         if codes is not None:
-            probe_in = np.concatenate([probe_in, codes[:500]])
-        export = export_net(decoder_net(vae), blob, probe_in, _decode(vae, probe_in), encoding)
+            calib = np.concatenate([calib, codes])
+        # ... and, to check the choice, other points of it
+        other = np.random.default_rng(1).uniform(-z_range, z_range, size=(1000, 2))
+        export = export_net(decoder_net(vae), blob, calib, _decode(vae, calib), encoding,
+                            check=(other, _decode(vae, other)))  # fmt: skip
         spec = {
             "range": z_range,
             "step": step,
@@ -632,6 +756,7 @@ class LatentExplorer(Explorer):
             "model_bytes": export.bytes,
             "encoding": export.encodings,
             "max_error": export.max_error,
+            "check_error": export.check_error,
         }
         if codes is not None:
             spec["codes"] = blob.add(codes, "f16")
@@ -719,7 +844,7 @@ class InterpolationExplorer(Explorer):
     path = traitlets.Unicode("linear").tag(sync=True)
     _state_traits = ("a", "b", "t", "path")
 
-    def __init__(self, models, x, gallery, *, state, steps, zoom, encoding):
+    def __init__(self, models, x, gallery, *, state, steps, zoom, encoding, calibrate: int = 2000):
         self._models, self._steps, self._zoom = models, steps, zoom
         self._gallery = list(gallery)
         blob = Blob()
@@ -731,18 +856,31 @@ class InterpolationExplorer(Explorer):
         for label, model in models.items():
             codes = _encode(model, x[self._gallery])  # (G, d)
             self._codes[label] = codes
-            # the codes the page will decode: both paths between random pairs of the gallery
-            pairs = rng.integers(0, len(codes), size=(40, 2))
-            ts = np.linspace(0, 1, 11)
-            probe_in = np.array([interpolate_codes(codes[i], codes[j], t, p)
-                                 for i, j in pairs for t in ts for p in ("linear", "spherical")])  # fmt: skip
-            export = export_net(
-                decoder_net(model), blob, probe_in, _decode(model, probe_in), encoding
+
+            def paths(c, k):  # k codes on both paths between random pairs of the codes c
+                i, j = rng.integers(0, len(c), size=(2, k))
+                t = rng.uniform(0, 1, size=(k, 1))
+                half = k // 2
+                arcs = [
+                    slerp(c[a], c[b], float(u[0]))
+                    for a, b, u in zip(i[half:], j[half:], t[half:], strict=True)
+                ]
+                return np.concatenate([(1 - t[:half]) * c[i[:half]] + t[:half] * c[j[:half]], arcs])
+
+            # calibrated on the codes of test images and on paths between the gallery's codes
+            # and theirs; checked on other test images and other paths
+            data = _encode(model, x[: 2 * calibrate])
+            calib = np.concatenate(
+                [data[:calibrate], paths(codes, 400), paths(data[:calibrate], 400)]
             )
+            other = np.concatenate([data[calibrate:], paths(codes, 400)])
+            export = export_net(decoder_net(model), blob, calib, _decode(model, calib), encoding,
+                                check=(other, _decode(model, other)))  # fmt: skip
             exports[label] = export
             spec["models"].append({"label": label, "decoder": export.header,
                                    "codes": blob.add(codes, "f32"), "dim": int(codes.shape[1]),
-                                   "encoding": export.encodings, "max_error": export.max_error})  # fmt: skip
+                                   "encoding": export.encodings, "max_error": export.max_error,
+                                   "check_error": export.check_error})  # fmt: skip
             spec["model_bytes"] += export.bytes
         super().__init__(
             exports=exports, kind="interpolation", spec=spec, blob=blob.getvalue(), **state
@@ -874,8 +1012,10 @@ class DenoisingExplorer(Explorer):
     _state_traits = ("noise", "noise_type")
     _fixed_images = ("clean",)
 
-    def __init__(self, model, x, *, state, max_std, seed, zoom, encoding):
+    def __init__(self, model, x, *, n, state, max_std, seed, zoom, encoding, calibrate: int = 500):
         self._model, self._zoom, self._max = model, zoom, max_std
+        more = x[n : n + 2 * calibrate]
+        x = x[:n]
         u8, self._x = _page_images(x)
         gen = torch.Generator().manual_seed(seed)
         eps = torch.randn(self._x.shape, generator=gen).numpy().astype(np.float16)
@@ -884,15 +1024,26 @@ class DenoisingExplorer(Explorer):
         blob = Blob()
         spec = {"n": len(u8), "images": blob.add(u8, "u8"), "eps": blob.add(eps, "f16"),
                 "uniform": blob.add(uni, "f16"), "max": max_std, "zoom": zoom, "seed": seed}  # fmt: skip
+        # calibrated on these images and on other test images (if given) at random levels of
+        # both corruptions; checked on these images at levels between the calibration's
         levels = np.linspace(0, max_std, 6)
-        probe_in = np.concatenate(
-            [self._corrupt(lv, kind) for lv in levels for kind in NOISE_TYPES]
+        shown = [self._corrupt(lv, kind) for lv in levels for kind in NOISE_TYPES]
+        calib = np.concatenate([*shown, *self._random_corruptions(more[:calibrate], 1)])
+        between = levels[:-1] + (levels[1] - levels[0]) / 2
+        other = np.concatenate(
+            [self._corrupt(lv, kind) for lv in between for kind in NOISE_TYPES]
+            + self._random_corruptions(more[calibrate:], 2)
         )
         net = chain(encoder_net(model), decoder_net(model))
-        ref = _decode(model, _encode(model, torch.from_numpy(probe_in.astype(np.float32))))
-        export = export_net(net, blob, probe_in, ref, encoding)
+
+        def pytorch(inputs):
+            return _decode(model, _encode(model, torch.from_numpy(inputs.astype(np.float32))))
+
+        export = export_net(
+            net, blob, calib, pytorch(calib), encoding, check=(other, pytorch(other))
+        )
         spec.update(net=export.header, model_bytes=export.bytes, encoding=export.encodings,
-                    max_error=export.max_error)  # fmt: skip
+                    max_error=export.max_error, check_error=export.check_error)  # fmt: skip
         super().__init__(
             exports={"autoencoder": export},
             kind="denoising",
@@ -909,6 +1060,18 @@ class DenoisingExplorer(Explorer):
             self._probe("the noise type by a click", [{"click": f"type-{other}"}],
                         {"noise": up, "noise_type": other}),
         ]  # fmt: skip
+
+    def _random_corruptions(self, x: torch.Tensor, seed: int) -> list[np.ndarray]:
+        """Images x with Gaussian noise or masking at random levels (for calibration)."""
+        if len(x) == 0:
+            return []
+        _, xf = _page_images(x)
+        xf = xf.numpy().astype(np.float64)
+        rng = np.random.default_rng(seed)
+        level = rng.uniform(0, self._max, size=(len(xf), 1))
+        noisy = np.clip(xf + level * rng.standard_normal(xf.shape), 0, 1)
+        masked = xf * (rng.uniform(size=xf.shape) >= np.minimum(level, 1.0))
+        return [np.where(rng.uniform(size=(len(xf), 1)) < 0.5, noisy, masked)]
 
     def _corrupt(self, level: float, kind: str) -> np.ndarray:
         x = self._x.numpy().astype(np.float64)
@@ -974,14 +1137,15 @@ def denoising_explorer(
     Used in: notebooks/02_what_autoencoders_are_good_for.ipynb. Static twin:
     ``figures.denoising_figure``.
     """
-    x = check_images(x)[:n]
+    x = check_images(x)
+    n = min(n, len(x))
     if noise_type not in NOISE_TYPES:
         raise ValueError(f"noise_type must be one of {list(NOISE_TYPES)}, got {noise_type!r}")
     if not 0 < max_std <= 2:
         raise ValueError(f"max_std must lie in (0, 2], got {max_std!r}")
     state = {"noise": _snap(noise_std), "noise_type": noise_type}
     return DenoisingExplorer(
-        model, x, state=state, max_std=float(max_std), seed=seed, zoom=zoom, encoding=encoding
+        model, x, n=n, state=state, max_std=float(max_std), seed=seed, zoom=zoom, encoding=encoding
     )
 
 
@@ -996,10 +1160,12 @@ class BetaExplorer(Explorer):
     _state_traits = ("beta", "sample_seed")
     _fixed_images = ("test",)
 
-    def __init__(self, models, x, *, n, seed, zoom, decoders, encoding, budget):
+    def __init__(self, models, x, *, n, seed, zoom, decoders, encoding, budget, calibrate=1000):
         from .objectives import gaussian_kl, log_likelihood
 
         self._models, self._n, self._zoom = models, n, zoom
+        more = x[n : n + calibrate]  # other test images: their codes calibrate the export
+        x = x[:n]
         betas = sorted(models)
         dims = {models[b].latent_dim for b in betas}
         if len(dims) != 1:
@@ -1029,10 +1195,14 @@ class BetaExplorer(Explorer):
             try:
                 trial = Blob()
                 for b in betas:
-                    z = np.concatenate([prior_draws(s, n, self._d) for s in range(seed, seed + 8)])
-                    probe_in = np.concatenate([z, self._mu[b]])
-                    packed.append(export_net(decoder_net(models[b]), trial, probe_in,
-                                             _decode(models[b], probe_in), encoding))  # fmt: skip
+                    m = models[b]
+                    z = np.concatenate([prior_draws(s, n, self._d) for s in range(seed, seed + 40)])
+                    calib = np.concatenate([z, self._mu[b], _encode(m, more)])
+                    other = np.concatenate(
+                        [prior_draws(s, n, self._d) for s in range(seed + 40, seed + 60)]
+                    )
+                    packed.append(export_net(decoder_net(m), trial, calib, _decode(m, calib), encoding,
+                                             check=(other, _decode(m, other))))  # fmt: skip
                 total = sum(p.bytes for p in packed)
                 if total > budget:
                     raise UnsupportedModel(
@@ -1049,8 +1219,9 @@ class BetaExplorer(Explorer):
                      "mu": blob.add(self._mu[b], "f32")}  # fmt: skip
             if shipped:
                 exp = packed[k]  # packed into a trial blob: pack the same encodings for real
-                entry["decoder"] = pack_net(decoder_net(models[b]), exp.encodings, blob).header
+                entry["decoder"] = pack_net(decoder_net(models[b]), exp.codes, blob).header
                 entry["encoding"], entry["max_error"] = exp.encodings, exp.max_error
+                entry["check_error"] = exp.check_error
                 spec["model_bytes"] += exp.bytes
                 exports[f"{b:g}"] = exp
             else:
@@ -1137,8 +1308,8 @@ def beta_explorer(
     """
     if not isinstance(models, Mapping) or not models:
         raise ValueError("models must be a non-empty dict {beta: trained VAE}")
-    x = check_images(x)[:n]
-    n = len(x)
+    x = check_images(x)
+    n = min(n, len(x))
     return BetaExplorer(
         dict(models), x, n=n, seed=seed, zoom=zoom, decoders=decoders, encoding=encoding,
         budget=budget,

@@ -3,8 +3,9 @@
 // One anywidget module for the four explorers (the model's "kind" says which). The decoders
 // (and the denoising autoencoder's encoder) arrive packed in the "blob" trait, described by
 // the "spec" trait, and run here in plain JavaScript: float32 weights (8-bit codes times a
-// scale per output unit, or float16, as the exporter chose), float64 sums, so the page draws
-// what PyTorch computes (explorers.run_net is the same arithmetic in numpy).
+// scale per output unit, with some units in float16, or float16 throughout, as the exporter
+// chose), float64 sums, so the page draws what PyTorch computes (explorers.run_net is the
+// same arithmetic in numpy).
 //
 // Every control is a native <input> (range or radio) or <button>, labelled, reachable with Tab
 // and moved with the keyboard: arrow keys by one step, Page Up/Down by ten, Home/End to the
@@ -50,13 +51,14 @@ function f16Table() {
   return F16;
 }
 
-const SIZES = { f32: 4, f16: 2, i8: 1, u8: 1 };
+const SIZES = { f32: 4, f16: 2, i8: 1, u8: 1, u16: 2 };
 function read(bytes, d) {
   const copy = bytes.slice(d.off, d.off + d.n * SIZES[d.dtype]); // aligned copy
   switch (d.dtype) {
     case "f32": return new Float32Array(copy.buffer);
     case "i8": return new Int8Array(copy.buffer);
     case "u8": return copy;
+    case "u16": return new Uint16Array(copy.buffer);
     case "f16": {
       const h = new Uint16Array(copy.buffer), t = f16Table(), out = new Float32Array(d.n);
       for (let i = 0; i < d.n; i++) out[i] = t[h[i]];
@@ -78,6 +80,10 @@ function buildNet(bytes, header) {
       for (let j = 0; j < nOut; j++) {
         const sj = s[j];
         for (let i = 0; i < nIn; i++) W[j * nIn + i] = q[j * nIn + i] * sj;
+      }
+      if (L.rows) { // output units kept in float16
+        const rows = read(bytes, L.rows), w16 = read(bytes, L.rows_w);
+        for (let k = 0; k < rows.length; k++) W.set(w16.subarray(k * nIn, (k + 1) * nIn), rows[k] * nIn);
       }
     } else {
       W = read(bytes, L.w);
