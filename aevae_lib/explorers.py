@@ -17,12 +17,15 @@ page: nothing moves through a kernel, so the explorers respond offline, from ``f
 
 **Weights.** ``export_net`` packs an MLP (``nn.Linear`` layers with ReLU, Tanh, ELU, GELU or
 Sigmoid between them: the book's ``Autoencoder`` and ``VAE``) into bytes. With
-``encoding="auto"`` every layer starts as 8-bit integers with one float32 scale per output
-unit; while the page's output (computed exactly as the JavaScript computes it, see
-``run_net``) differs from PyTorch's by more than ``EXPORT_TOLERANCE`` on the inputs the
-explorer will show, the layer whose upgrade helps most becomes float16. A model the exporter
-does not support (a convolutional VAE, say) is refused with an ``UnsupportedModel`` error that
-names the layer.
+``encoding="auto"`` (``choose_encodings``) every layer starts as 8-bit integers with one
+float32 scale per output unit, rounded by GPTQ so that the layer's output on the inputs the
+explorer will show stays close; while the page's output (computed exactly as the JavaScript
+computes it, see ``run_net``) differs from PyTorch's by more than ``EXPORT_TOLERANCE`` there,
+the step that buys most accuracy per byte is taken: the worst output units (rows of the last
+layer) kept in float16, or a whole layer in float16. Every export records its error on those
+inputs (``max_error``) and on others of the same kind (``check_error``). A model the exporter
+does not support (a convolutional VAE, say) is refused with an ``UnsupportedModel`` error
+that names the layer.
 
 **Kernel side.** Every explorer computes, in Python and with PyTorch, what its page shows for
 its current state: ``arrays`` (row -> (28, width) intensity array) and ``caption``. Setting a
