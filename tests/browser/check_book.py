@@ -253,7 +253,8 @@ def _replay(tab, root, steps: list[dict]) -> None:
             continue
         name = step.get("click") or step.get("drag")
         target = root.locator(f'[data-control="{name}"]').first
-        target.scroll_into_view_if_needed()
+        # to the middle of the window, clear of a sticky header
+        target.evaluate("el => el.scrollIntoView({block: 'center', inline: 'center'})")
         box = target.bounding_box()
         if box is None:
             raise RuntimeError(f"control {name!r} is not visible")
