@@ -7,7 +7,9 @@ For a set of images it reports
     nn_distance     mean Euclidean distance to the nearest training image (small = close to
                     real data; a copy of a training image would give 0).
 
-Used in: notebooks/03_why_random_z_fails.ipynb (first), 04_vae.ipynb, 08_evaluating_vaes.ipynb.
+Used in: notebooks/03_why_random_z_fails.ipynb (first), 04_vae.ipynb (samples of the AE and
+the VAE), 05_vae_latent_space.ipynb (decoded grids, interpolation paths, the AE-VAE table) and
+08_evaluating_vaes.ipynb.
 """
 
 from __future__ import annotations
