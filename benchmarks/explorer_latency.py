@@ -238,7 +238,8 @@ def main(argv=None) -> int:
         "what": "explorers of aevae_lib/explorers.py in headless Chromium: ms per input event",
         "models": kind + (" (fast mode)" if args.fast and kind == "zoo" else ""),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version(), "chromium": chromium_version(chromium)},
+                    "python": platform.python_version(), "chromium": chromium_version(chromium),
+                    "load_average_1_5_15_min_at_start": [round(v, 2) for v in os.getloadavg()]},
         "tolerance": E.PIXEL_TOLERANCE,
         "page_budget_bytes": E.PAGE_BUDGET,
         "seconds_to_build_explorers": round(build_s, 1),
@@ -281,6 +282,7 @@ def main(argv=None) -> int:
                     print(f"chapter {chapter}: done", file=sys.stderr)
         finally:
             browser.close()
+    result["machine"]["load_average_1_5_15_min_at_end"] = [round(v, 2) for v in os.getloadavg()]
     summary = {}
     for chapter, entry in result["pages"].items():
         for name, e in entry["explorers"].items():
