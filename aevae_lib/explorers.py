@@ -1333,9 +1333,12 @@ def page_html(widgets, vendor: str = "vendor", title: str = "Explorers") -> str:
     import html
     import json
 
-    from ipywidgets.embed import embed_data
+    from ipywidgets.embed import dependency_state, embed_data
 
-    data = embed_data(views=list(widgets), drop_defaults=False)
+    widgets = list(widgets)
+    # only these widgets and what they refer to (embed_data alone takes every live widget)
+    state = dependency_state(widgets, drop_defaults=False)
+    data = embed_data(views=widgets, drop_defaults=False, state=state)
     state = json.dumps(data["manager_state"]).replace("</", "<\\/")
     views = "\n".join(
         '<div class="aevae-page-view"><script type="application/vnd.jupyter.widget-view+json">'

@@ -262,6 +262,8 @@ def main(argv=None) -> int:
                     entry = {"html_bytes": len(html.encode()), "model_bytes": 0, "explorers": {}}
                     for i, (name, w) in enumerate(widgets.items()):
                         root = page.locator("[data-aevae-explorer]").nth(i)
+                        # the probes first: they start from the explorer's first state
+                        deviation = round(_probe_deviation(page, root), 4)
                         timings = {what: _measure(page, root, act)
                                    for what, act in actions(name, page, root).items()}  # fmt: skip
                         entry["explorers"][name] = {
@@ -271,7 +273,7 @@ def main(argv=None) -> int:
                             "export_max_error": max(e.max_error for e in w.exports.values())
                             if w.exports
                             else None,
-                            "probe_max_pixel_difference": round(_probe_deviation(page, root), 4),
+                            "probe_max_pixel_difference": deviation,
                             "decoders_shipped": getattr(w, "shipped", True),
                             "timings": timings,
                         }
