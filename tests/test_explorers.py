@@ -1,6 +1,6 @@
 """aevae_lib.explorers: the weight export and the explorers, driven from Python (kernel side).
 
-Small random models, no MNIST, no browser (tests/browser/test_explorers.py runs the same
+Small random models, no MNIST, no browser (tests/browser/test_explorers_in_browser.py runs the same
 explorers in headless Chromium). One end-to-end test on models from the zoo is marked slow.
 """
 
@@ -135,7 +135,7 @@ def test_auto_encoding_stays_within_the_tolerance_and_upgrades_only_what_it_must
         vae2d.decoder[-1].weight[:, 0] = 50.0
     net = E.decoder_net(vae2d)
     ref = decode_images(vae2d, torch.tensor(z, dtype=torch.float32)).numpy()
-    int8_err = np.abs(E.run_net(E._with_encodings(net, ["int8", "int8"]), z) - ref).max()
+    int8_err = np.abs(E.run_net(E.with_encodings(net, ["int8", "int8"]), z) - ref).max()
     assert int8_err > E.EXPORT_TOLERANCE
     blob = E.Blob()
     other = rng.normal(size=(300, 2)) * 2
