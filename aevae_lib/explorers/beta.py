@@ -21,7 +21,8 @@ import torch
 import traitlets
 from torch import nn
 
-from ..figures import beta_panel, check_images, check_models
+from ..figures import check_images, check_models
+from ..objectives import gaussian_kl, log_likelihood
 from .base import PAGE_BUDGET, Explorer, decode, encode, export_decoder, export_info, page_images
 from .export import Blob, pack_net
 from .extract import UnsupportedModel, decoder_net
@@ -54,6 +55,20 @@ def prior_draws(seed: int, n: int, d: int) -> np.ndarray:
     return out.reshape(n, d)
 
 
+@torch.no_grad()
+def _rate_and_distortion(vae: nn.Module, x: torch.Tensor) -> tuple[np.ndarray, dict]:
+    """(posterior means of x (B, d), {"kl": mean rate, "nll": mean distortion at z = mu}).
+
+    (``figures.beta_panel`` computes the same two numbers, but it also draws prior samples
+    with a CPU generator, which fails for a model on a GPU.)
+    """
+    x = x.to(next(vae.parameters()).device).float()
+    mu, logvar = vae.encode(x)
+    kl = gaussian_kl(mu, logvar).mean().item()
+    nll = -log_likelihood(vae.likelihood, x, vae.decode(mu)).mean().item()
+    return mu.cpu().numpy().astype(np.float64), {"kl": kl, "nll": nll}
+
+
 class BetaExplorer(Explorer):
     """Pick beta; samples (the same z for every beta) and reconstructions of that model."""
 
@@ -72,11 +87,9 @@ class BetaExplorer(Explorer):
             raise ValueError(f"the models must share one latent size, got {sorted(dims)}")
         self._d = dims.pop()
         u8, self._x = page_images(x)
-        self._mu = {b: encode(models[b], x) for b in betas}
-        self._stats = {}
+        self._mu, self._stats = {}, {}
         for b in betas:
-            _, _, kl, nll = beta_panel(models[b], x, n, seed)
-            self._stats[b] = {"kl": kl, "nll": nll}
+            self._mu[b], self._stats[b] = _rate_and_distortion(models[b], x)
         blob = Blob()
         spec = {"betas": betas, "n": n, "dim": self._d, "zoom": zoom, "seed": seed,
                 "images": blob.add(u8, "u8"), "models": [], "model_bytes": 0}  # fmt: skip
