@@ -4,7 +4,8 @@ All results are per-example sums over pixels, averaged over the test set (nats p
 squared error per image), matching the reduction convention of ``objectives``.
 
 Used in: notebooks/01_autoencoder.ipynb (PCA, reconstruction error), 04_vae.ipynb,
-07_deriving_the_elbo.ipynb and 08_evaluating_vaes.ipynb (IW bound).
+07_deriving_the_elbo.ipynb and 08_evaluating_vaes.ipynb (IW bound), 09_beyond_the_vanilla_vae.ipynb
+(rate and distortion, the rate of each latent dimension, active units).
 """
 
 from __future__ import annotations

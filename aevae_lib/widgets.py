@@ -8,7 +8,7 @@ without a kernel nothing moves, so a chapter shows the static twin next to the w
     denoising_explorer(dae, x_test)             denoising_figure(dae, x_test)     02
     interpolation_explorer(model, x_test)       interpolation_figure(...)         03 (AE), 04
     latent_explorer(vae_2d)                     latent_grid_figure(vae_2d)        04 (2-D VAE)
-    beta_explorer({beta: vae}, x_test)          beta_figure({beta: vae}, x_test)  08
+    beta_explorer({beta: vae}, x_test)          beta_figure({beta: vae}, x_test)  09
 
 Every widget is an ``Explorer`` (an ipywidgets ``VBox``) with ``.controls`` (name -> control)
 and ``.arrays`` (row label -> the (h, w) intensity array shown now), so it can be driven from
