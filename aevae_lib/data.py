@@ -237,6 +237,22 @@ def load_mnist(
     return x, y
 
 
+def mnist_tensors(device: torch.device | str = "cpu", n_train: int | None = None) -> dict:
+    """MNIST as in-memory tensors on ``device``: x_train (N, 784), y_train, x_test, y_test.
+
+    ``n_train`` keeps the first N training images (default: all 60,000).
+    """
+    if n_train is not None and (not isinstance(n_train, int) or isinstance(n_train, bool)
+                                or not 0 < n_train <= 60_000):
+        raise ValueError(f"n_train must be None or an int in 1..60000, got {n_train!r}")
+    x_train, y_train = load_mnist("train")
+    x_test, y_test = load_mnist("test")
+    if n_train is not None:
+        x_train, y_train = x_train[:n_train], y_train[:n_train]
+    tensors = dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return {k: v.to(device) for k, v in tensors.items()}
+
+
 def load_digits(test_fraction: float = 0.2, seed: int = 0):
     """scikit-learn's bundled 8x8 digits (1,797 images, offline) as a tiny MNIST stand-in.
 

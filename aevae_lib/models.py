@@ -20,7 +20,8 @@ from .objectives import LIKELIHOODS, has_nonfinite
 #: overflow and exp(LOGVAR_MIN) cannot underflow to a zero standard deviation.
 LOGVAR_MIN, LOGVAR_MAX = -14.0, 8.0
 
-_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "gelu": nn.GELU}
+#: The hidden-layer activations the MLPs know.
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "gelu": nn.GELU}
 
 
 def _positive_int(value, name: str) -> int:
@@ -33,13 +34,13 @@ def mlp(
     sizes: list[int], activation: str = "relu", final_activation: bool = False
 ) -> nn.Sequential:
     """Linear layers between consecutive ``sizes`` with ``activation`` in between."""
-    if activation not in _ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2 or final_activation:
-            layers.append(_ACTIVATIONS[activation]())
+            layers.append(ACTIVATIONS[activation]())
     return nn.Sequential(*layers)
 
 

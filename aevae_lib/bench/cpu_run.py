@@ -44,6 +44,7 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import save_checkpoint
+from ..configs import VAEConfig
 from ..data import fixed_binarization, load_mnist
 from ..evaluate import negative_elbo
 from ..models import VAE
@@ -117,7 +118,7 @@ def check_settings(settings: dict) -> dict:
             f"n_train must be None (all {60_000 - n_val:,} images left after n_val) or an int "
             f"between 1 and {60_000 - n_val:,}, got {n_train!r}"
         )
-    VAE(latent_dim=config["latent_dim"], hidden=config["hidden"], activation=config["activation"])
+    model_config(config)  # checks the model's settings too
     return config
 
 
@@ -132,11 +133,19 @@ def split(config: dict) -> tuple[torch.Tensor, torch.Tensor]:
     return x_train, x_val
 
 
+def model_config(config: dict) -> VAEConfig:
+    """The model configuration of the run: a Bernoulli VAE with dynamic binarization."""
+    return VAEConfig(
+        latent_dim=config["latent_dim"], hidden=tuple(config["hidden"]),
+        activation=config["activation"], epochs=config["epochs"],
+        batch_size=config["batch_size"], lr=config["lr"], schedule=config["schedule"],
+        seed=config["seed"], binarize=True, n_train=config["n_train"],
+    )
+
+
 def build_model(config: dict) -> VAE:
-    """The untrained VAE of ``config``; its initial weights follow from ``config["seed"]``."""
-    torch.manual_seed(config["seed"])
-    return VAE(latent_dim=config["latent_dim"], hidden=config["hidden"],
-               activation=config["activation"])
+    """The untrained VAE of the run; its initial weights follow from ``config["seed"]``."""
+    return model_config(config).build()
 
 
 def validation_neg_elbo(model: VAE, x_val: torch.Tensor) -> float:
@@ -386,19 +395,15 @@ def _cpu_name() -> str:
 def export(state: dict, path) -> Path:
     """Write the best weights of ``state`` as a checkpoint at ``path``, and ``path.sha256``.
 
-    The checkpoint's config rebuilds the model (``checkpoint.model_from_config``) and says the
-    test set is binarized (``binarize``), so ``python -m aevae_lib evaluate`` scores it like
-    the book's VAE; its history holds ``summary(state)``.
+    The checkpoint's configuration (``model_config``) rebuilds the model and says the test set
+    is binarized, so ``python -m aevae_lib evaluate`` scores it like the book's VAE; its history
+    holds ``summary(state)`` as ``history["reference_run"]``.
     """
     if state["best"]["state_dict"] is None:
         raise ValueError("the run has no validated weights yet: train at least eval_every epochs")
-    cfg = state["config"]
-    config = {"kind": "vae", "latent_dim": cfg["latent_dim"], "hidden": cfg["hidden"],
-              "activation": cfg["activation"], "likelihood": "bernoulli", "learn_variance": False,
-              "conv": False, "binarize": True, "reference_run": cfg}
-    model = VAE(latent_dim=cfg["latent_dim"], hidden=cfg["hidden"], activation=cfg["activation"])
+    model = build_model(state["config"])
     model.load_state_dict(state["best"]["state_dict"])
     history = {"seconds": state["train_s"], "reference_run": summary(state)}
-    path = save_checkpoint(path, model, config, history)
+    path = save_checkpoint(path, model, model.config, history)
     Path(f"{path}.sha256").write_text(f"{sha256_file(path)}  {path.name}\n")
     return path

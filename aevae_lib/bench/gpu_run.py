@@ -21,6 +21,7 @@ scheduled by epochs, is ``cpu_run``.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
 import warnings
@@ -28,11 +29,11 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-from ..data import fixed_binarization
+from ..configs import VAEConfig
+from ..data import fixed_binarization, mnist_tensors
 from ..evaluate import negative_elbo, test_nll
 from ..models import VAE
 from ..objectives import bits_per_dim, gaussian_kl
-from ..zoo import mnist_tensors
 
 #: The IWAE paper's one-layer VAE: nats per test image, IS with 5000 samples (Burda et al. 2015).
 TARGET_NATS = 86.76
@@ -222,9 +223,12 @@ def run_reproduce(*, device: torch.device, progress=print, **settings) -> tuple[
     x_val = fixed_binarization(x_all[perm[:n_val]], seed=1) if n_val else None
     x_train = x_all[perm[n_val:]]
     torch.manual_seed(config["seed"])
-    model = VAE(
-        latent_dim=config["latent_dim"], hidden=config["hidden"], activation=config["activation"]
-    ).to(device)
+    model_config = VAEConfig(
+        latent_dim=config["latent_dim"], hidden=tuple(config["hidden"]),
+        activation=config["activation"], batch_size=config["batch_size"], lr=config["lr"],
+        schedule="cosine", seed=config["seed"], binarize=True, device=device.type,
+    )
+    model = model_config.build().to(device)
     progress(f"training {sum(p.numel() for p in model.parameters()):,} parameters on {device} "
              f"for {config['minutes']} min")
     history = train_for(
@@ -237,6 +241,8 @@ def run_reproduce(*, device: torch.device, progress=print, **settings) -> tuple[
         x_val=x_val,
         cuda_graphs=config["cuda_graphs"],
     )
+    # the schedule ran by the clock: the configuration records the passes actually made
+    model.config = dataclasses.replace(model_config, epochs=max(1, math.ceil(history["epochs"])))
     progress(f"trained {history['epochs']:.0f} epochs; evaluating with k={config['k']}")
     start = time.perf_counter()
     x_test = fixed_binarization(data["x_test"][: config["n_test"]], seed=0)

@@ -1,7 +1,7 @@
 """Speed benchmark: the book's training loop against the pytorch/examples pipeline and the
 compute limit of the machine, at equal numbers of epochs.
 
-- ``ours``: ``train.fit`` on in-memory tensors with the chapter-04 settings (``zoo.vae_defaults``:
+- ``ours``: ``train.fit`` on in-memory tensors with the chapter-04 settings (``configs.VAEConfig``:
   batch 256, cosine schedule, dynamic binarization) for the 784-400-20 VAE.
 - ``peer``: ``peer_vae.peer_train``, a faithful replica of pytorch/examples ``vae/main.py``
   (per-sample Dataset + DataLoader, batch 128, Adam 1e-3, grayscale targets).
@@ -26,12 +26,12 @@ import time
 import torch
 from torch import nn
 
-from ..data import binarize, fixed_binarization
+from ..configs import VAEConfig
+from ..data import binarize, fixed_binarization, mnist_tensors
 from ..evaluate import negative_elbo
 from ..models import VAE
 from ..runtime import flush_denormals
 from ..train import fit, vae_loss
-from ..zoo import mnist_tensors, vae_defaults
 from .peer_vae import peer_neg_elbo, peer_train
 
 
@@ -115,8 +115,8 @@ def run_bench(
     n = len(data["x_train"])
     x_test_gray = data["x_test"]
     x_test_bin = fixed_binarization(x_test_gray, seed=0)
-    defaults = vae_defaults()
-    chosen = dict(batch_size=defaults["batch_size"], lr=defaults["lr"], schedule=defaults["schedule"])
+    defaults = VAEConfig()
+    chosen = dict(batch_size=defaults.batch_size, lr=defaults.lr, schedule=defaults.schedule)
 
     gflops = sgemm_gflops()
     flops = epoch_flops(VAE(latent_dim=20, hidden=[400]), n)
@@ -188,15 +188,15 @@ def run_sweep(data: dict, x_test_bin: torch.Tensor, *, epochs: int) -> dict:
                 "test_neg_elbo": negative_elbo(model, x_test_bin)["neg_elbo"],
             }
         )
-    defaults = vae_defaults()
+    defaults = VAEConfig()
     threads = []
     for t in sorted({1, torch.get_num_threads()}):
         _, seconds, _ = _ours(
             data,
             x_test_bin,
             epochs=2,
-            batch_size=defaults["batch_size"],
-            lr=defaults["lr"],
+            batch_size=defaults.batch_size,
+            lr=defaults.lr,
             schedule="cosine",
             threads=t,
         )
