@@ -131,10 +131,7 @@ class AEConfig(ModelConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        _positive_int(self.latent_dim, "latent_dim")
-        object.__setattr__(self, "hidden", _sizes(self.hidden, "hidden", allow_empty=True))
-        _check_activation(self.activation)
-        _check_n_train(self.n_train)
+        _check_mlp(self)
         _number(self.noise_std, "noise_std")
         if not (isinstance(self.mask_fraction, (int, float)) and 0 <= self.mask_fraction < 1):
             raise ValueError(f"mask_fraction must be a fraction in [0, 1), got {self.mask_fraction!r}")
@@ -182,10 +179,7 @@ class VAEConfig(ModelConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        _positive_int(self.latent_dim, "latent_dim")
-        object.__setattr__(self, "hidden", _sizes(self.hidden, "hidden", allow_empty=True))
-        _check_activation(self.activation)
-        _check_n_train(self.n_train)
+        _check_mlp(self)
         if self.likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
         _number(self.beta, "beta")
@@ -238,15 +232,17 @@ class JudgeConfig(ModelConfig):
         return self._seeded(lambda: DigitClassifier(hidden=list(self.hidden), dropout=self.dropout))
 
 
-def _check_activation(activation) -> None:
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-
-
-def _check_n_train(n_train) -> None:
-    if n_train is not None and (not isinstance(n_train, int) or isinstance(n_train, bool)
-                                or n_train <= 0):
-        raise ValueError(f"n_train must be a positive int or None (all 60,000), got {n_train!r}")
+def _check_mlp(config) -> None:
+    """The settings an MLP autoencoder and an MLP VAE share: code size, layers, activation and
+    training-set size (``hidden`` becomes a tuple, so configurations compare equal)."""
+    _positive_int(config.latent_dim, "latent_dim")
+    object.__setattr__(config, "hidden", _sizes(config.hidden, "hidden", allow_empty=True))
+    if config.activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got "
+                         f"{config.activation!r}")
+    n = config.n_train
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n <= 0):
+        raise ValueError(f"n_train must be a positive int or None (all 60,000), got {n!r}")
 
 
 #: kind -> configuration class
