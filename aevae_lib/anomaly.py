@@ -1,7 +1,8 @@
 """Reconstruction error as an anomaly score, and the ROC curve that measures it.
 
 An autoencoder trained on "normal" data reconstructs inputs like them well and other inputs
-badly, so the per-image squared error ||x - g(f(x))||^2 ranks inputs by how unusual they are.
+badly, so the per-image squared error, the anomaly score a(x) = ||x - g(f(x))||^2, ranks
+inputs by how unusual they are.
 The area under the ROC curve (AUC) is the probability that a random anomaly scores higher
 than a random normal input (1.0: perfect ranking, 0.5: chance).
 
@@ -19,7 +20,8 @@ from .evaluate import reconstruct
 def reconstruction_errors(
     model: nn.Module, x: torch.Tensor, batch_size: int = 1000
 ) -> torch.Tensor:
-    """Squared error of every image, summed over pixels: (N, D) -> (N,) on the CPU."""
+    """The anomaly score a(x) of every image: its squared error, summed over pixels.
+    (N, D) -> (N,) on the CPU."""
     x_hat = reconstruct(model, x, batch_size=batch_size)
     return (x.cpu() - x_hat).pow(2).sum(dim=1)
 

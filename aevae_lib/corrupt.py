@@ -1,11 +1,13 @@
 """Input corruptions for denoising autoencoders and anomaly tests.
 
-A denoising autoencoder (Vincent et al. 2008) sees a corrupted image x_tilde ~ C(x_tilde | x)
-and is trained to give back the clean x. Two corruptions are used in the book:
+A denoising autoencoder (Vincent et al. 2008) sees a corrupted image drawn from a corruption
+process, x_tilde ~ 𝒞(x_tilde | x) in the book's notation, and is trained to give back the
+clean x. Two corruptions are used in the book:
 
-    additive Gaussian noise   x_tilde = clip(x + sigma * eps, 0, 1),  eps ~ N(0, I)
-    masking noise             x_tilde = x * m,  m_i ~ Bernoulli(1 - p)  (about a fraction p
-                              of the pixels set to 0)
+    additive Gaussian noise   x_tilde = clip(x + nu * eps, 0, 1),  eps ~ N(0, I)
+                              (nu: the noise's standard deviation, ``std``/``noise_std``)
+    masking noise             x_tilde = m * x,  m_i ~ Bernoulli(1 - fraction)  (about
+                              ``fraction`` of the pixels set to 0)
 
 All functions keep the shape (N, D), keep pixel values in [0, 1], and draw their randomness from
 ``generator`` (or from torch's global generator, which ``train.fit`` seeds).

@@ -9,11 +9,14 @@ export with ``plots.save_figure``):
     denoising_figure(dae, x)            noisy inputs and reconstructions at several noise levels
     beta_figure({beta: vae}, x)         samples and reconstructions as the KL weight grows
 
+and the latent traversals of chapter 09 (``latent_traversal``, ``traversal_rows``): one
+image's code decoded while a single latent dimension moves and the others stay put.
+
 Images are (N, 784) tensors with intensities in [0, 1]. A model is an ``Autoencoder``, a
 ``VAE`` or anything with ``encode``/``decode``; a VAE is seen through its posterior mean and
 its decoder's mean image.
 
-Used in: notebooks/02 (denoising), 03 and 04 (interpolation, latent grid), 08 (beta).
+Used in: notebooks/02 (denoising), 03 and 04 (interpolation, latent grid), 09 (beta, traversals).
 """
 
 from __future__ import annotations
@@ -166,3 +169,42 @@ def beta_figure(
         samples, recon, kl, _ = beta_panel(models[beta], x, n, seed)
         rows[f"β={beta:g} samples"], rows[f"β={beta:g} recon. (KL {kl:.0f})"] = samples, recon
     return image_rows(rows, title="samples and reconstructions as the KL weight β grows")
+
+
+@torch.no_grad()
+def latent_traversal(model: nn.Module, x: torch.Tensor, dim: int, values) -> torch.Tensor:
+    """Decoded images of one image's code with latent dimension ``dim`` set to each of
+    ``values`` and every other dimension left at the code: x (D,) or (1, D) -> (len(values), D).
+
+    The code is the posterior mean for a VAE (the code itself for an AE). A row of these
+    images shows what that one dimension means to the decoder, around this image.
+    Used in: notebooks/09_beyond_the_vanilla_vae.ipynb.
+    """
+    x = check_images(x.reshape(1, -1) if x.dim() == 1 else x, "x")
+    if len(x) != 1:
+        raise ValueError(f"x must be one image (784,) or (1, 784), got {len(x)} images")
+    z0 = encode_mean(model, x)  # (1, d)
+    check_index(int(dim), z0.shape[1], "dim")
+    values = torch.as_tensor(values, dtype=z0.dtype).flatten()  # (n,)
+    if values.numel() == 0:
+        raise ValueError("values must hold at least one value for the dimension")
+    z = z0.repeat(len(values), 1)  # (n, d)
+    z[:, int(dim)] = values.to(z.device)
+    return decode_images(model, z)  # (n, D)
+
+
+def traversal_rows(
+    model: nn.Module, x: torch.Tensor, dims, values=None, label: str = "", rates=None
+) -> dict[str, torch.Tensor]:
+    """{row label: (n, D) images}: one ``latent_traversal`` row per dimension in ``dims``, for
+    ``plots.image_rows``. ``values`` defaults to 9 steps from -3 to 3 (the prior's range);
+    ``rates``, if given, is the rate of every dimension (d,), shown in each row's label.
+    """
+    values = torch.linspace(-3.0, 3.0, 9) if values is None else values
+    rows = {}
+    for j in [int(j) for j in dims]:
+        name = f"{label}{' ' if label else ''}z{j + 1}"
+        if rates is not None:
+            name += f" ({float(rates[j]):.1f} nats)"
+        rows[name] = latent_traversal(model, x, j, values)
+    return rows

@@ -1,7 +1,7 @@
-"""Two ways to differentiate an expectation E_{z ~ N(mu, sigma^2)}[f(z)] by sampling.
+"""Two ways to differentiate an expectation E_{z ~ N(mu, sigma^2)}[psi(z)] by sampling.
 
-pathwise (reparameterization):  z = mu + sigma * eps,   grad = d f(mu + sigma * eps) / d(mu, sigma)
-score function (REINFORCE):     grad = f(z) * d log N(z; mu, sigma^2) / d(mu, sigma)
+pathwise (reparameterization):  z = mu + sigma * eps,  grad = d psi(mu + sigma * eps) / d(mu, sigma)
+score function (REINFORCE):     grad = psi(z) * u,  u = d log N(z; mu, sigma^2) / d(mu, sigma)
 
 Both are unbiased; their variances differ, often by orders of magnitude (Williams 1992;
 Kingma and Welling 2013; Mohamed et al. 2020). This module returns *per-sample* gradient
@@ -29,17 +29,17 @@ def _check_estimator(estimator: str) -> None:
 
 
 def toy_gradient_samples(
-    f: Callable[[torch.Tensor], torch.Tensor],
+    psi: Callable[[torch.Tensor], torch.Tensor],
     mu: float,
     sigma: float,
     n: int,
     estimator: str,
     generator: torch.Generator,
 ) -> torch.Tensor:
-    """n independent single-sample estimates of d/d(mu, sigma) E_{N(mu, sigma^2)}[f(z)]. (n, 2).
+    """n independent single-sample estimates of d/d(mu, sigma) E_{N(mu, sigma^2)}[psi(z)]: (n, 2).
 
-    Column 0 estimates the derivative in mu, column 1 the derivative in sigma. ``f`` maps a
-    tensor of z values elementwise to f(z) and must be written in torch (for autograd).
+    Column 0 estimates the derivative in mu, column 1 the derivative in sigma. ``psi`` maps a
+    tensor of z values elementwise to psi(z) and must be written in torch (for autograd).
     """
     _check_estimator(estimator)
     if not sigma > 0 or n < 1:
@@ -49,11 +49,11 @@ def toy_gradient_samples(
     eps = torch.randn(n, generator=generator, dtype=torch.float64)
     if estimator == "pathwise":
         z = mu_t + sigma_t * eps  # gradients flow through z
-        surrogate = f(z)
+        surrogate = psi(z)
     else:
         z = (mu_t + sigma_t * eps).detach()  # a plain sample: no path back to (mu, sigma)
         log_q = torch.distributions.Normal(mu_t, sigma_t).log_prob(z)
-        surrogate = f(z).detach() * log_q  # its gradient is f(z) * score
+        surrogate = psi(z).detach() * log_q  # its gradient is psi(z) times the score u
     surrogate.sum().backward()  # sample i only touches mu_t[i], sigma_t[i]
     return torch.stack([mu_t.grad, sigma_t.grad], dim=1)
 
@@ -105,7 +105,8 @@ def encoder_gradient_samples(
     """``n_repeats`` independent estimates of the ELBO gradient w.r.t. the encoder parameters.
 
     The batch ``x`` (B, D) and the weights stay fixed; only the noise eps changes between
-    repeats. Returns (n_repeats, P) with P the number of encoder parameters.
+    repeats. Returns (n_repeats, P) with P the number of encoder parameters, on the CPU
+    whatever the model's device (ready for statistics and plots).
     """
     _check_estimator(estimator)
     params = encoder_parameters(model)
@@ -114,7 +115,7 @@ def encoder_gradient_samples(
     for _ in range(n_repeats):
         loss = elbo_surrogate(model, x, estimator)["loss"]
         grads = torch.autograd.grad(loss, params)
-        rows.append(torch.cat([g.reshape(-1) for g in grads]))
+        rows.append(torch.cat([g.reshape(-1) for g in grads]).cpu())
     return torch.stack(rows)
 
 

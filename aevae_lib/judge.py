@@ -10,7 +10,8 @@ For a set of images ``judge_report`` gives
 
 Owns: ``judge_report``, ``accuracy``, ``nearest_distance``.
 
-Used in: notebooks/03_why_random_z_fails.ipynb (first), 04_vae.ipynb, 05_vae_latent_space.ipynb,
+Used in: notebooks/03_why_random_z_fails.ipynb (first), 04_vae.ipynb (samples of the AE and
+the VAE), 05_vae_latent_space.ipynb (decoded grids, interpolation paths, the AE-VAE table) and
 08_evaluating_vaes.ipynb.
 """
 

@@ -1,9 +1,11 @@
-"""Tools for the code space of an autoencoder: encode a dataset, score codes with k-NN,
-draw random codes (standard normal, uniform in a box, a Gaussian fitted to the codes), and
-interpolate between codes.
+"""Tools for the code space of an autoencoder or a VAE: encode a dataset, score codes with
+k-NN, draw random codes (standard normal, uniform in a box, a Gaussian fitted to the codes),
+measure how far codes lie from the codes of the training images, and interpolate.
 
-Used in: notebooks/02_what_autoencoders_are_good_for.ipynb (encode, knn_accuracy) and
-03_why_random_z_fails.ipynb (random codes, fitted Gaussian, interpolation).
+Used in: notebooks/02_what_autoencoders_are_good_for.ipynb (encode, knn_accuracy),
+03_why_random_z_fails.ipynb (random codes, fitted Gaussian, interpolation),
+04_vae.ipynb (encode, fitted Gaussian for the autoencoder's samples) and
+05_vae_latent_space.ipynb (encode, nearest-code distance, fitted Gaussian, interpolation).
 """
 
 from __future__ import annotations
@@ -70,9 +72,29 @@ def sample_box(z: torch.Tensor, n: int, generator: torch.Generator | None = None
     return lo + u * (hi - lo)
 
 
+@torch.no_grad()
+def nearest_code_distance(
+    z: torch.Tensor, reference: torch.Tensor, chunk: int = 500
+) -> torch.Tensor:
+    """Euclidean distance from each code z (n, d) to its nearest row of ``reference`` (N, d),
+    measured in all d dimensions at once: (n,). A code far from every training code lies in
+    a hole of code space, where the decoder's output was never trained."""
+    if z.dim() != 2 or reference.dim() != 2 or z.shape[1] != reference.shape[1]:
+        raise ValueError(
+            "z and reference must have shapes (n, d) and (N, d) with the same d, got "
+            f"{tuple(z.shape)} and {tuple(reference.shape)}"
+        )
+    if len(reference) == 0:
+        raise ValueError("reference must hold at least one code")
+    if not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1:
+        raise ValueError(f"chunk must be a positive int, got {chunk!r}")
+    reference = reference.to(z.device, z.dtype)
+    return torch.cat([torch.cdist(b, reference).min(dim=1).values for b in z.split(chunk)])
+
+
 def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int = 8) -> torch.Tensor:
     """Straight line from z0 (d,) to z1 (d,): (1 - t) z0 + t z1 for ``steps`` values of t in [0, 1]."""
     if not isinstance(steps, int) or steps < 2:
         raise ValueError(f"steps must be an int >= 2, got {steps!r}")
-    t = torch.linspace(0.0, 1.0, steps).unsqueeze(1)  # (steps, 1)
+    t = torch.linspace(0.0, 1.0, steps, device=z0.device, dtype=z0.dtype).unsqueeze(1)  # (steps, 1)
     return (1 - t) * z0 + t * z1  # (steps, d)

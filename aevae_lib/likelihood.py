@@ -4,6 +4,8 @@
   from which the ELBO (k = 1) and every importance-weighted bound up to k can be read off;
 - ``iw_bounds``: the k-sample bound for several k from *one* set of K weights, each averaged
   over the K / k disjoint groups of k weights (so small k is estimated with little noise);
+  ``iw_estimates`` gives the single estimates of those groups, and ``effective_sample_size``
+  how many of an image's weights effectively count;
 - ``LITERATURE``: published test negative log-likelihoods on binarized MNIST, with their
   conditions and sources (shared/docs/ANCHORS.md), for the table of chapter 08.
 
@@ -47,20 +49,34 @@ def log_importance_weights(
     return torch.cat(out, dim=1).cpu()  # (k, N)
 
 
+def iw_estimates(log_w: torch.Tensor, k: int) -> torch.Tensor:
+    """The single k-sample estimates log (1/k) sum_{i in group} w_i of every image, one per
+    disjoint group of k of the K weights: (K, N) -> (K // k, N); k must divide K.
+
+    Their mean over groups estimates the bound L_k (``iw_bounds``); their standard deviation is
+    how much one k-sample estimate scatters. Used in: notebooks/08_evaluating_vaes.ipynb.
+    """
+    big_k = log_w.shape[0]
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1 or big_k % k:
+        raise ValueError(f"every k must be a positive divisor of K = {big_k}, got {k!r}")
+    groups = log_w.view(big_k // k, k, -1)  # (K/k, k, N)
+    return torch.logsumexp(groups, dim=1) - math.log(k)  # (K/k, N)
+
+
 def iw_bounds(log_w: torch.Tensor, ks) -> dict[int, torch.Tensor]:
     """Per-image estimates of the k-sample bound L_k for each k in ``ks``, shape (N,) each.
 
     L_k = E[log (1/k) sum_{i<=k} w_i]  (Burda et al. 2015). From K weights per image, L_k is
     estimated by the mean over the K // k disjoint groups of k weights; k must divide K.
     """
-    big_k = log_w.shape[0]
-    bounds = {}
-    for k in ks:
-        if not isinstance(k, int) or k < 1 or big_k % k:
-            raise ValueError(f"every k must be a positive divisor of K = {big_k}, got {k!r}")
-        groups = log_w.view(big_k // k, k, -1)  # (K/k, k, N)
-        bounds[k] = (torch.logsumexp(groups, dim=1) - math.log(k)).mean(dim=0)  # (N,)
-    return bounds
+    return {k: iw_estimates(log_w, k).mean(dim=0) for k in ks}  # (N,) each
+
+
+def effective_sample_size(log_w: torch.Tensor) -> torch.Tensor:
+    """ESS = (sum_i w_i)^2 / sum_i w_i^2 of every image's weights, from log weights: (k, N) ->
+    (N,). It is k when all weights are equal and 1 when one weight carries everything
+    (Kong 1992). Computed with logsumexp, so no weight is ever exponentiated on its own."""
+    return (2 * torch.logsumexp(log_w, dim=0) - torch.logsumexp(2 * log_w, dim=0)).exp()
 
 
 def mean_and_standard_error(values: torch.Tensor) -> tuple[float, float]:
@@ -74,7 +90,7 @@ def mean_and_standard_error(values: torch.Tensor) -> tuple[float, float]:
 LITERATURE = [
     {
         "model": "VAE, 1 stochastic layer (2x200 tanh, 50 latent), trained with k = 1",
-        "conditions": "dynamic binarization; IS, k = 5000; 3280 passes",
+        "conditions": "dynamic binarization; importance sampling, k = 5000; 3280 passes",
         "nll": 86.76,
         "source": "burda2015importance",
     },
@@ -90,8 +106,18 @@ LITERATURE = [
         "nll": "85.54 / 84.78",
         "source": "burda2015importance",
     },
-    {"model": "VAE, 2 stochastic layers", "conditions": "same", "nll": 85.33, "source": "burda2015importance"},
-    {"model": "IWAE, 2 layers, k = 50", "conditions": "same", "nll": 82.90, "source": "burda2015importance"},
+    {
+        "model": "VAE, 2 stochastic layers",
+        "conditions": "same",
+        "nll": 85.33,
+        "source": "burda2015importance",
+    },
+    {
+        "model": "IWAE, 2 layers, k = 50",
+        "conditions": "same",
+        "nll": 82.90,
+        "source": "burda2015importance",
+    },
     {
         "model": "VAE (DLGM), diagonal Gaussian posterior",
         "conditions": "binarized MNIST; the negative ELBO, an upper bound on -log p(x)",
@@ -99,8 +125,8 @@ LITERATURE = [
         "source": "rezende2015variational",
     },
     {
-        "model": "VAE with a VampPrior (K = 500 pseudo-inputs)",
-        "conditions": "binarized MNIST; IS, k = 5000",
+        "model": "VAE with a VampPrior (500 pseudo-inputs)",
+        "conditions": "binarized MNIST; importance sampling, k = 5000",
         "nll": 85.57,
         "source": "tomczak2018vae",
     },

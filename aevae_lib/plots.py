@@ -1,4 +1,5 @@
-"""Plotting helpers shared by the chapters: image grids, loss curves, latent scatters, ROC.
+"""Plotting helpers shared by the chapters: image grids, loss curves, curves over a setting,
+latent scatters, ROC, Markdown tables.
 
 Every helper builds a matplotlib ``Figure`` and returns it; nothing is shown, saved or
 configured at import time (no ``plt.show()``, no rcParams). In a notebook the returned figure
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 #: Ten distinguishable colours for the digits 0-9 (matplotlib's "tab10").
 DIGIT_CMAP = "tab10"
@@ -142,6 +144,51 @@ def loss_curves(
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
     if len(curves) > 1:
+        ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def curves(
+    x: Sequence[float],
+    ys: Mapping[str, Sequence[float]],
+    title: str | None = None,
+    xlabel: str = "",
+    ylabel: str = "",
+    logx: bool = False,
+    logy: bool = False,
+    ax=None,
+) -> Figure:
+    """Named curves over shared x values, e.g. test error against code size per method:
+    ``curves([2, 8, 30], {"PCA": [...], "autoencoder": [...]}, logx=True)``.
+
+    With ``logx`` the x axis is logarithmic and labelled at the given x values only, as
+    plain numbers (no minor tick labels, which collide when the values span less than a
+    few decades).
+    """
+    x = _to_numpy(x)
+    if x.ndim != 1 or len(x) == 0:
+        raise ValueError(f"x must be a non-empty 1-D sequence, got shape {x.shape}")
+    if not ys:
+        raise ValueError("ys must hold at least one named curve")
+    fig, ax = _figure_and_axis(ax, (5.0, 3.2))
+    for label, values in ys.items():
+        values = _to_numpy(values)
+        if values.shape != x.shape:
+            raise ValueError(f"curve {label!r} has {values.shape} values for {x.shape} x values")
+        ax.plot(x, values, marker="o", ms=4, label=label)
+    if logx:
+        ax.set_xscale("log")
+        ax.set_xticks(x, labels=[f"{v:g}" for v in x])
+        ax.xaxis.set_minor_locator(NullLocator())
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    if len(ys) > 1:
         ax.legend()
     if title:
         ax.set_title(title)

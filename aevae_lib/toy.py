@@ -3,8 +3,8 @@
     z ~ p(z) = N(0, I_d),     x | z ~ p(x | z) = N(W z + b, s^2 I_D)
 
 Marginal (the evidence), in closed form:   p(x) = N(x; b, W W^T + s^2 I_D)
-Posterior, in closed form:                 p(z | x) = N(z; m(x), S) with
-    S = (I_d + W^T W / s^2)^{-1},   m(x) = S W^T (x - b) / s^2
+Posterior, in closed form:                 p(z | x) = N(z; m(x), Sigma) with
+    Sigma = (I_d + W^T W / s^2)^{-1},   m(x) = Sigma W^T (x - b) / s^2
 
 This is probabilistic PCA (Tipping and Bishop 1999). Because log p(x) and p(z | x) are exact,
 every step of the ELBO derivation can be checked with numbers: ELBO <= log p(x), the gap is
@@ -22,6 +22,7 @@ import math
 import torch
 from torch.distributions import Distribution, Independent, MultivariateNormal, Normal
 
+from . import objectives
 from .models import LOGVAR_MAX, LOGVAR_MIN, VAE
 from .objectives import LOG_2PI
 
@@ -68,7 +69,7 @@ class LinearGaussian:
         )
 
     def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """log p(x | z); x (..., D) and z (..., d) broadcast, e.g. z (k, B, d), x (B, D) -> (k, B)."""
+        """log p(x | z); x (..., D) and z (..., d) broadcast: z (k, B, d), x (B, D) -> (k, B)."""
         mean = z.double() @ self.W.T + self.b  # (..., D)
         var = self.noise_std**2
         return -0.5 * (
@@ -96,13 +97,16 @@ class LinearGaussian:
         """Exact log p(x), (B, D) -> (B,)."""
         return self.marginal().log_prob(x.double())
 
+    def posterior_precision(self) -> torch.Tensor:
+        """Lambda = I + W^T W / s^2, (d, d): the inverse of the posterior covariance."""
+        return torch.eye(self.d, dtype=torch.float64) + self.W.T @ self.W / self.noise_std**2
+
     def posterior_cov(self) -> torch.Tensor:
-        """S = (I + W^T W / s^2)^{-1}, (d, d); the same for every x."""
-        precision = torch.eye(self.d, dtype=torch.float64) + self.W.T @ self.W / self.noise_std**2
-        return torch.linalg.inv(precision)
+        """Sigma = (I + W^T W / s^2)^{-1}, (d, d), the book's Sigma_{z|x}; the same for every x."""
+        return torch.linalg.inv(self.posterior_precision())
 
     def posterior(self, x: torch.Tensor) -> MultivariateNormal:
-        """Exact p(z | x) = N(m(x), S) for a batch x (B, D): batch shape (B,), event (d,)."""
+        """Exact p(z | x) = N(m(x), Sigma) for a batch x (B, D): batch shape (B,), event (d,)."""
         S = self.posterior_cov()
         mean = (x.double() - self.b) @ self.W @ S / self.noise_std**2  # (B, d); S symmetric
         return MultivariateNormal(mean, covariance_matrix=S.expand(len(x), self.d, self.d))
@@ -111,6 +115,21 @@ class LinearGaussian:
 def diagonal_gaussian(mean: torch.Tensor, std: torch.Tensor) -> Independent:
     """A diagonal (mean-field) Gaussian q with batch shape (B,) and event shape (d,)."""
     return Independent(Normal(mean.double(), std.double()), 1)
+
+
+def best_diagonal_gaussian(model: LinearGaussian, x: torch.Tensor) -> Independent:
+    """The diagonal Gaussian q closest to the exact posterior: argmin_q KL(q || p(z | x)).
+
+    For a posterior N(m, Lambda^{-1}) the optimum keeps the mean m and takes the variances
+    1 / Lambda_jj, the inverse diagonal of the *precision*, which is never larger than the
+    posterior's own variance (Lambda^{-1})_jj: a diagonal q fitted this way is too narrow
+    whenever the posterior is correlated. Its gap is
+    KL = 1/2 (sum_j log Lambda_jj - log det Lambda); for d = 2, -1/2 log(1 - rho^2) with rho
+    the posterior correlation. x (B, D) -> batch (B,), event (d,).
+    """
+    precision = model.posterior_precision()
+    std = torch.diagonal(precision).rsqrt().expand(len(x), model.d)  # (B, d)
+    return diagonal_gaussian(model.posterior(x).mean, std)
 
 
 def elbo_exact(model: LinearGaussian, x: torch.Tensor, q: Distribution) -> torch.Tensor:
@@ -127,7 +146,7 @@ def elbo_exact(model: LinearGaussian, x: torch.Tensor, q: Distribution) -> torch
 
 
 def gaussian_kl_full(m: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
-    """KL(N(m, C) || N(0, I)) = 1/2 (tr C + m^T m - d - log det C). m (B, d), C (B, d, d) -> (B,)."""
+    """KL(N(m, C) || N(0, I)) = 1/2 (tr C + m^T m - d - log det C); m (B, d), C (B, d, d)."""
     d = m.shape[-1]
     return 0.5 * (
         torch.diagonal(C, dim1=-2, dim2=-1).sum(-1) + m.pow(2).sum(-1) - d - torch.logdet(C)
@@ -173,9 +192,8 @@ def elbo_monte_carlo(
 def iw_bound(
     model: LinearGaussian, x: torch.Tensor, q: Distribution, k: int, generator: torch.Generator
 ) -> torch.Tensor:
-    """One draw of the importance-weighted bound log (1/k) sum_i p(x, z_i) / q(z_i). (B, D) -> (B,)."""
-    log_w = elbo_monte_carlo(model, x, q, k, generator)  # (k, B)
-    return torch.logsumexp(log_w, dim=0) - math.log(k)
+    """One draw of the importance-weighted bound log (1/k) sum_i p(x, z_i) / q(z_i); (B,)."""
+    return objectives.iw_bound(elbo_monte_carlo(model, x, q, k, generator))  # (k, B) -> (B,)
 
 
 def _rsample(q: Distribution, n: int, generator: torch.Generator) -> torch.Tensor:

@@ -71,13 +71,17 @@ def vae_loss(likelihood: str = "bernoulli", beta: float = 1.0, free_bits: float 
         raise ValueError(f"beta must be a number >= 0, got {beta!r}")
 
     if not isinstance(free_bits, (int, float)) or isinstance(free_bits, bool) or not free_bits >= 0:
-        raise ValueError(f"free_bits must be a number >= 0 (nats per latent dimension), got {free_bits!r}")
+        raise ValueError(
+            f"free_bits must be a number >= 0 (nats per latent dimension), got {free_bits!r}"
+        )
 
     def loss(model: nn.Module, x: torch.Tensor) -> dict:
         out = model(x)
         terms = elbo_loss(x, out, likelihood=likelihood, beta=beta)
         if free_bits > 0:
-            kl_dims = 0.5 * (out.mu.pow(2) + out.logvar.exp() - out.logvar - 1.0).mean(dim=0)  # (d,)
+            kl_dims = 0.5 * (out.mu.pow(2) + out.logvar.exp() - out.logvar - 1.0).mean(
+                dim=0
+            )  # (d,)
             terms["loss"] = terms["recon"] + beta * kl_dims.clamp(min=free_bits).sum()
         return terms
 
@@ -159,8 +163,15 @@ def fit(
         for epoch in bar:
             start = time.perf_counter()
             means = _train_epoch(
-                model, tensors, loss_fn, optimizer, scheduler, gen,
-                batch_size=batch_size, binarize=binarize, epoch=epoch,
+                model,
+                tensors,
+                loss_fn,
+                optimizer,
+                scheduler,
+                gen,
+                batch_size=batch_size,
+                binarize=binarize,
+                epoch=epoch,
             )
             for key, value in means.items():
                 history.setdefault(key, []).append(value)

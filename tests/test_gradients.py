@@ -72,6 +72,7 @@ def test_encoder_gradient_estimators_agree_in_mean_and_differ_in_variance(tiny):
     path = gradients.encoder_gradient_samples(vae, x, "pathwise", 400, seed=0)
     score = gradients.encoder_gradient_samples(vae, x, "score", 400, seed=1)
     assert path.shape == score.shape == (400, n_params)
+    assert path.device.type == score.device.type == "cpu"
     assert gradients.total_variance(score) > 10 * gradients.total_variance(path)
     # same expectation: the difference of the means is within 5 standard errors per coordinate
     se = torch.sqrt(path.var(0) / len(path) + score.var(0) / len(score))

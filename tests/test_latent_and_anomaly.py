@@ -60,6 +60,24 @@ def test_box_samples_stay_in_the_box_and_fill_it():
     assert abs(s[:, 1].mean().item() - 2.0) < 0.1
 
 
+def test_nearest_code_distance_matches_brute_force_in_all_dimensions():
+    z = torch.randn(37, 5, generator=gen())
+    reference = torch.randn(1203, 5, generator=gen(1))
+    brute = torch.tensor([min((zi - r).norm().item() for r in reference) for zi in z])
+    got = latent.nearest_code_distance(z, reference, chunk=10)
+    assert got.shape == (37,)
+    assert torch.allclose(got, brute, atol=1e-5)
+    assert torch.allclose(latent.nearest_code_distance(reference[:4], reference), torch.zeros(4))
+    # a point far off one axis is far although each 1-D marginal looks covered
+    corner = torch.tensor([[3.0, 3.0]])
+    cross = torch.tensor([[3.0, 0.0], [0.0, 3.0], [0.0, 0.0]])
+    assert latent.nearest_code_distance(corner, cross).item() == pytest.approx(3.0)
+    with pytest.raises(ValueError, match="same d"):
+        latent.nearest_code_distance(z, reference[:, :4])
+    with pytest.raises(ValueError, match="at least one"):
+        latent.nearest_code_distance(z, reference[:0])
+
+
 def test_interpolate_runs_from_z0_to_z1():
     z0, z1 = torch.zeros(4), torch.ones(4)
     path = latent.interpolate(z0, z1, steps=5)

@@ -56,3 +56,28 @@ def test_literature_rows_cite_keys_of_the_bibliography():
         assert set(row) == {"model", "conditions", "nll", "source"}
         assert row["source"] in keys, row
     assert any(row["nll"] == 86.76 for row in likelihood.LITERATURE)
+
+
+def test_iw_estimates_are_the_group_estimates_whose_mean_is_the_bound():
+    model, x = _model_and_data()
+    log_w = likelihood.log_importance_weights(model, x, k=64, seed=2)
+    est = likelihood.iw_estimates(log_w, 16)
+    assert est.shape == (4, 12)
+    torch.testing.assert_close(est[1], torch.logsumexp(log_w[16:32], 0) - math.log(16))
+    torch.testing.assert_close(est.mean(0), likelihood.iw_bounds(log_w, [16])[16])
+    with pytest.raises(ValueError, match="positive divisor"):
+        likelihood.iw_estimates(log_w, 5)
+
+
+def test_effective_sample_size_limits_and_a_direct_computation():
+    equal = torch.zeros(50, 3)  # every weight the same: all 50 count
+    torch.testing.assert_close(likelihood.effective_sample_size(equal), torch.full((3,), 50.0))
+    one = torch.full((50, 2), -1e4)
+    one[7] = 0.0  # one weight carries everything
+    torch.testing.assert_close(likelihood.effective_sample_size(one), torch.ones(2))
+    log_w = torch.randn(40, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    w = log_w.exp()
+    direct = w.sum(0) ** 2 / (w**2).sum(0)
+    torch.testing.assert_close(likelihood.effective_sample_size(log_w), direct)
+    # shifting every log weight (a tiny p(x)) changes nothing and does not underflow
+    torch.testing.assert_close(likelihood.effective_sample_size(log_w - 900.0), direct)

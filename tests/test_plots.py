@@ -48,6 +48,7 @@ def test_every_helper_returns_a_figure_with_its_title(images):
         "scatter": plots.latent_scatter(z, y, title="scatter"),
         "hist": plots.code_histograms(z, dims=[0, 1], title="hist"),
         "roc": plots.roc_figure({"AE": ([0, 0.2, 1], [0, 0.8, 1], 0.8)}, title="roc"),
+        "sweep": plots.curves([2, 8, 30], {"PCA": [5.0, 3.0, 1.0]}, title="sweep"),
     }
     for title, fig in figures.items():
         assert isinstance(fig, Figure)
@@ -117,3 +118,25 @@ def test_table_formats_floats_escapes_bars_and_checks_row_lengths():
     ]
     with pytest.raises(ValueError, match="row 0 has 1 cells, the header has 2"):
         plots.table(["a", "b"], [["only one"]])
+
+
+def test_curves_on_a_log_axis_label_only_the_given_values():
+    fig = plots.curves(
+        torch.tensor([2, 8, 30]), {"PCA": [55.0, 37.0, 13.9], "AE": [37.0, 15.0, 5.3]}, logx=True
+    )
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    assert ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "8", "30"]
+    assert [t.get_text() for t in ax.get_xticklabels(minor=True)] == []  # no colliding labels
+    assert [line.get_label() for line in ax.lines] == ["PCA", "AE"]
+    assert ax.get_legend() is not None
+
+
+def test_curves_checks_its_inputs():
+    with pytest.raises(ValueError, match="at least one"):
+        plots.curves([1, 2], {})
+    with pytest.raises(ValueError, match="'a' has"):
+        plots.curves([1, 2], {"a": [1.0, 2.0, 3.0]})
+    with pytest.raises(ValueError, match="non-empty 1-D"):
+        plots.curves([], {"a": []})

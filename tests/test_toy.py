@@ -109,6 +109,44 @@ def test_iw_bound_is_exact_for_every_k_at_the_true_posterior(model, x):
         torch.testing.assert_close(bound, model.log_marginal(x))
 
 
+def test_posterior_precision_is_the_inverse_posterior_covariance(model, x):
+    torch.testing.assert_close(model.posterior_precision(), model.posterior(x).precision_matrix[0])
+
+
+def test_best_diagonal_gaussian_minimizes_the_kl_numerically(model, x):
+    """Against scipy's optimizer on torch.distributions' KL(q || p(z | x)), one point."""
+    from scipy.optimize import minimize
+
+    post = model.posterior(x[:1])
+
+    def kl(params):
+        p = torch.as_tensor(params, dtype=torch.float64)
+        q = MultivariateNormal(p[:2], torch.diag(p[2:].exp() ** 2))
+        return kl_divergence(q, post).item()
+
+    found = minimize(
+        kl,
+        [0.0, 0.0, 0.0, 0.0],
+        method="Nelder-Mead",
+        options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 20_000},
+    )
+    best = toy.best_diagonal_gaussian(model, x[:1])
+    torch.testing.assert_close(best.mean[0], torch.as_tensor(found.x[:2]), atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        best.stddev[0], torch.as_tensor(found.x[2:]).exp(), atol=1e-5, rtol=0
+    )
+    assert toy.gaussian_kl_general(best, post).item() <= found.fun + 1e-12
+
+
+def test_best_diagonal_gap_is_minus_half_log_one_minus_rho_squared(model, x):
+    S = model.posterior_cov()
+    rho = S[0, 1] / S.diagonal().prod().sqrt()
+    gap = toy.gaussian_kl_general(toy.best_diagonal_gaussian(model, x), model.posterior(x))
+    torch.testing.assert_close(gap, (-0.5 * torch.log1p(-(rho**2))).expand(8))
+    # and it is narrower than the posterior along both axes
+    assert (toy.best_diagonal_gaussian(model, x).variance[0] < S.diagonal()).all()
+
+
 def test_orthogonal_loadings_give_a_diagonal_posterior():
     model = toy.LinearGaussian.random(D=6, d=3, noise_std=1.0, seed=0, orthogonal=True)
     S = model.posterior_cov()

@@ -56,7 +56,13 @@ def test_fit_with_fused_adam_lowers_the_loss():
     model = VAE(input_dim=64, latent_dim=4, hidden=[32])
     x = torch.rand(256, 64, generator=torch.Generator().manual_seed(2))
     history = train.fit(
-        model, x, loss_fn=train.vae_loss(), epochs=8, batch_size=64, lr=3e-3, binarize=True,
+        model,
+        x,
+        loss_fn=train.vae_loss(),
+        epochs=8,
+        batch_size=64,
+        lr=3e-3,
+        binarize=True,
         progress=False,
     )
     assert history["loss"][-1] < history["loss"][0]
@@ -104,8 +110,14 @@ def test_fit_trains_with_subnormals_flushed_and_leaves_the_default_on_exit():
         return {"loss": model(xb).x_hat.sub(xb).pow(2).sum(1).mean()}
 
     x = torch.rand(64, 784)
-    train.fit(Autoencoder(latent_dim=2, hidden=[8]), x, loss_fn=loss, epochs=1, batch_size=32,
-              progress=False)
+    train.fit(
+        Autoencoder(latent_dim=2, hidden=[8]),
+        x,
+        loss_fn=loss,
+        epochs=1,
+        batch_size=32,
+        progress=False,
+    )
     if torch.set_flush_denormal(False):  # the CPU supports flushing
         assert seen and all(v == 0.0 for v in seen)
     assert (torch.tensor([1e-39]) * 1.0).item() > 0
@@ -156,8 +168,15 @@ def _tiny_run(callback=None, epochs=3):
     model = VAE(input_dim=64, latent_dim=4, hidden=[32])
     x = torch.rand(200, 64, generator=torch.Generator().manual_seed(4))
     history = train.fit(
-        model, x, loss_fn=train.vae_loss(), epochs=epochs, batch_size=64, lr=3e-3,
-        binarize=True, progress=False, callback=callback,
+        model,
+        x,
+        loss_fn=train.vae_loss(),
+        epochs=epochs,
+        batch_size=64,
+        lr=3e-3,
+        binarize=True,
+        progress=False,
+        callback=callback,
     )
     return model, history
 
@@ -190,7 +209,9 @@ def test_a_callback_that_only_watches_changes_neither_weights_nor_history():
     assert len(rates) == 3 and rates[0].shape == (4,)
     for key in ("loss", "recon", "kl"):
         assert plain[key] == watched[key], key
-    for (name, a), b in zip(plain_model.named_parameters(), watched_model.parameters(), strict=True):
+    for (name, a), b in zip(
+        plain_model.named_parameters(), watched_model.parameters(), strict=True
+    ):
         assert torch.equal(a, b), name
 
 

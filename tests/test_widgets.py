@@ -157,3 +157,39 @@ def test_png_bytes_zooms_each_pixel():
     img = imread(io.BytesIO(png))
     assert img.shape[:2] == (4, 8)
     assert img[0, 0, 0] > 0.9 and img[0, 7, 0] < 0.1  # 0 -> white, 1 -> black ink
+
+
+def test_latent_traversal_moves_one_dimension_of_the_images_code(x):
+    torch.manual_seed(0)
+    vae = VAE(latent_dim=4, hidden=[16])
+    values = torch.tensor([-2.0, 0.0, 2.0])
+    images = figures.latent_traversal(vae, x[0], 2, values)
+    assert images.shape == (3, 784) and images.min() >= 0.0 and images.max() <= 1.0
+    mu, _ = vae.encode(x[:1])
+    z = mu.detach().repeat(3, 1)
+    z[:, 2] = values
+    expected = vae.mean_image(vae.decode(z)).detach()
+    torch.testing.assert_close(images, expected)
+    # the same image given as (1, 784) gives the same row
+    torch.testing.assert_close(figures.latent_traversal(vae, x[:1], 2, values), images)
+
+
+def test_latent_traversal_refuses_bad_dimensions_and_several_images(x):
+    vae = VAE(latent_dim=4, hidden=[16])
+    with pytest.raises(ValueError, match="dim must be an int in"):
+        figures.latent_traversal(vae, x[0], 4, [0.0])
+    with pytest.raises(ValueError, match="one image"):
+        figures.latent_traversal(vae, x[:2], 0, [0.0])
+    with pytest.raises(ValueError, match="at least one value"):
+        figures.latent_traversal(vae, x[0], 0, [])
+
+
+def test_traversal_rows_label_each_dimension_with_its_rate(x, ae):
+    torch.manual_seed(0)
+    vae = VAE(latent_dim=4, hidden=[16])
+    rows = figures.traversal_rows(
+        vae, x[0], [3, 0], label="beta=4", rates=torch.tensor([0.25, 0.0, 0.0, 1.5])
+    )
+    assert list(rows) == ["beta=4 z4 (1.5 nats)", "beta=4 z1 (0.2 nats)"]
+    assert all(v.shape == (9, 784) for v in rows.values())
+    assert list(figures.traversal_rows(ae, x[0], [1])) == ["z2"]  # an autoencoder works too

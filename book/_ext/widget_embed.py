@@ -19,6 +19,13 @@ test (tests/browser/check_book.py) fails on both:
    DOMContentLoaded: after the deferred MathJax script has defined ``window.MathJax``, and
    before the manager draws the widgets (on the window's load event).
 
+3. **anywidget.** The book's explorers (aevae_lib/explorers.py) are anywidgets: their state
+   names the AMD module "anywidget", which the manager asks require.js for and, failing that,
+   fetches from a CDN. The ``paths`` entry ``anywidget`` points require.js at the copy that
+   vendor_js.sh puts beside the manager (``vendor/anywidget/index.js``), so the explorers draw
+   offline, from file:// as well as over http. Their own JavaScript and weights travel in the
+   widget state.
+
 The script goes only into pages with widgets, before require.js (whose configuration it is).
 """
 
@@ -32,7 +39,8 @@ from sphinx.application import Sphinx
 SCRIPT = """
 window.__jupyter_widgets_assets_path__ = new URL(ASSETS + "/", document.baseURI).href;
 if (typeof window.require !== "function") {  // configuration read by require.js when it loads
-  window.require = {paths: {"@jupyter-widgets": ASSETS, "@jupyter-widgets/html-manager/dist": ASSETS}};
+  window.require = {paths: {"@jupyter-widgets": ASSETS, "@jupyter-widgets/html-manager/dist": ASSETS,
+                            "anywidget": ANYWIDGET}};
 }
 document.addEventListener("DOMContentLoaded", function () {
   var mj = window.MathJax;
@@ -62,7 +70,8 @@ def script(ipywidgets_js: dict, pagename: str) -> str:
     """The script for the page ``pagename`` (e.g. "notebooks/04_vae")."""
     start = posixpath.dirname(pagename) or "."
     assets = posixpath.relpath(assets_folder(ipywidgets_js), start)
-    return SCRIPT.replace("ASSETS", json.dumps(assets))
+    anywidget = posixpath.join(posixpath.dirname(assets), "anywidget", "index")
+    return SCRIPT.replace("ASSETS", json.dumps(assets)).replace("ANYWIDGET", json.dumps(anywidget))
 
 
 def add_script(app: Sphinx, pagename: str, templatename, context, doctree) -> None:

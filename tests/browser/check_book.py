@@ -15,6 +15,11 @@ for any other host is blocked and reported. For every page it checks that
   part of itself behind a scrollbar): break it into aligned lines;
 - every <img> loaded (naturalWidth > 0);
 - every embedded ipywidgets view was drawn by the widget manager;
+- every explorer of aevae_lib/explorers.py responds: the input events its probes name (keys on
+  a control, a click or a drag on one) are replayed with the real mouse and keyboard, and each
+  image it draws afterwards must carry the expected alt text and lie within 0.02 per pixel of
+  PyTorch's output (saved in the page when the book was built); the explorers of one page may
+  ship at most 2 MB of model data;
 - every internal link and resource (href/src) points at a file that exists, and a link's
   #anchor at an element with that id (checked on the HTML files, without the browser).
 
@@ -25,6 +30,7 @@ any page has a problem; each problem is printed as "page: what is wrong".
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import functools
 import html.parser
@@ -32,6 +38,7 @@ import http.server
 import os
 import re
 import shutil
+import struct
 import sys
 import threading
 import time
@@ -180,6 +187,150 @@ async () => {
 """
 
 
+# --- explorers (aevae_lib/explorers.py): replay their probes, compare with PyTorch --------------
+
+#: A drawn pixel may differ from PyTorch's output by this much (explorers.PIXEL_TOLERANCE).
+EXPLORER_TOLERANCE = 0.02
+#: Model data that the explorers of one page may ship, in bytes (explorers.PAGE_BUDGET).
+EXPLORER_PAGE_BUDGET = 2_000_000
+#: How long the explorers of a page may take to draw, in milliseconds.
+EXPLORER_TIMEOUT_MS = 15_000
+
+# How many explorer views the page's widget state holds (myst-nb: one state script per page).
+_EXPLORERS_EMBEDDED_JS = r"""
+() => {
+  const kinds = ["latent", "interpolation", "beta", "denoising"], models = {};
+  for (const s of document.querySelectorAll('script[type="application/vnd.jupyter.widget-state+json"]')) {
+    try { Object.assign(models, JSON.parse(s.textContent).state || {}); } catch (e) {}
+  }
+  return Array.from(document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]'))
+    .filter(v => {
+      try {
+        const m = models[JSON.parse(v.textContent).model_id];
+        return !!m && m.model_module === "anywidget" && kinds.includes((m.state || {}).kind);
+      } catch (e) { return false; }
+    }).length;
+}
+"""
+
+# The images an explorer shows now: {label, ink values} per named canvas (null if missing).
+_EXPLORER_READ_JS = r"""
+(root, names) => names.map(name => {
+  const c = root.querySelector(`canvas[data-image="${name}"]`);
+  if (!c) return null;
+  const n = +c.dataset.n, zoom = +c.dataset.zoom, pad = +c.dataset.pad, half = Math.floor(zoom / 2);
+  const data = c.getContext("2d").getImageData(0, 0, c.width, c.height).data, ink = [];
+  for (let k = 0; k < n; k++)
+    for (let r = 0; r < 28; r++)
+      for (let q = 0; q < 28; q++) {
+        const x = k * (28 * zoom + pad) + q * zoom + half, y = r * zoom + half;
+        ink.push(1 - data[4 * (y * c.width + x)] / 255);
+      }
+  return {label: c.getAttribute("aria-label") || "", ink};
+})
+"""
+
+# Focus a control; for a group of radio buttons, its checked button.
+_EXPLORER_FOCUS_JS = r"""
+el => {
+  const t = el.matches("fieldset, [role=radiogroup]")
+    ? (el.querySelector("input:checked") || el.querySelector("input")) : el;
+  t.focus();
+  return document.activeElement === t;
+}
+"""
+
+
+def _replay(tab, root, steps: list[dict]) -> None:
+    """Send the probe's input events with Playwright's real keyboard and mouse."""
+    for step in steps:
+        if "key" in step:
+            target = root.locator(f'[data-control="{step["on"]}"]').first
+            if not target.evaluate(_EXPLORER_FOCUS_JS):
+                raise RuntimeError(f"control {step['on']!r} cannot take the keyboard focus")
+            for _ in range(int(step.get("times", 1))):
+                tab.keyboard.press(step["key"])
+            continue
+        name = step.get("click") or step.get("drag")
+        target = root.locator(f'[data-control="{name}"]').first
+        # to the middle of the window, clear of a sticky header
+        target.evaluate("el => el.scrollIntoView({block: 'center', inline: 'center'})")
+        box = target.bounding_box()
+        if box is None:
+            raise RuntimeError(f"control {name!r} is not visible")
+
+        def at(fx, fy, box=box):
+            return box["x"] + fx * box["width"], box["y"] + fy * box["height"]
+
+        if "click" in step:
+            tab.mouse.click(*at(*step.get("at", (0.5, 0.5))))
+        else:
+            points = [at(fx, fy) for fx, fy in step["path"]]
+            tab.mouse.move(*points[0])
+            tab.mouse.down()
+            for point in points[1:]:
+                tab.mouse.move(*point, steps=4)
+            tab.mouse.up()
+
+
+def explorer_problems(tab) -> tuple[list[str], dict]:
+    """Replay every explorer's probes on the loaded page; (problems, {"explorers": count, ...})."""
+    problems: list[str] = []
+    embedded = tab.evaluate(_EXPLORERS_EMBEDDED_JS)
+    roots = tab.locator("[data-aevae-explorer]")
+    for _ in range(EXPLORER_TIMEOUT_MS // 100):
+        if roots.count() >= embedded:
+            break
+        tab.wait_for_timeout(100)
+    drawn = roots.count()
+    if drawn < embedded:
+        problems.append(f"{embedded - drawn} of {embedded} explorers not drawn")
+    model_bytes = 0
+    for i in range(drawn):
+        root = roots.nth(i)
+        kind = root.get_attribute("data-aevae-explorer")
+        model_bytes += int(root.get_attribute("data-model-bytes") or 0)
+        probes = root.evaluate("el => el.__aevae ? el.__aevae.probes : null") or []
+        if not probes:
+            problems.append(f"explorer {i + 1} ({kind}): no probes to replay")
+        for probe in probes:
+            where = f"explorer {i + 1} ({kind}), {probe['name']}"
+            try:
+                _replay(tab, root, probe["steps"])
+            except Exception as exc:  # a control that is missing or hidden is a finding
+                problems.append(f"{where}: could not send the input: {str(exc)[:160]}")
+                continue
+            expected = probe["expect"]
+            shown = root.evaluate(_EXPLORER_READ_JS, [e["image"] for e in expected])
+            for want, got in zip(expected, shown, strict=True):
+                if got is None:
+                    problems.append(f"{where}: no image {want['image']!r}")
+                    continue
+                if got["label"] != want["label"]:
+                    problems.append(
+                        f"{where}: did not respond: image {want['image']!r} shows "
+                        f"{got['label']!r}, expected {want['label']!r}"
+                    )
+                    continue
+                raw = base64.b64decode(want["pixels"])
+                ref = struct.unpack(f"<{len(raw) // 2}e", raw)
+                if len(ref) != len(got["ink"]):
+                    problems.append(f"{where}: image {want['image']!r} has the wrong size")
+                    continue
+                worst = max(abs(a - b) for a, b in zip(ref, got["ink"], strict=True))
+                if worst > EXPLORER_TOLERANCE:
+                    problems.append(
+                        f"{where}: image {want['image']!r} is {worst:.3f} away from PyTorch's "
+                        f"output (at most {EXPLORER_TOLERANCE} allowed)"
+                    )
+    if model_bytes > EXPLORER_PAGE_BUDGET:
+        problems.append(
+            f"the explorers ship {model_bytes / 1e6:.2f} MB of model data "
+            f"(at most {EXPLORER_PAGE_BUDGET / 1e6:.0f} MB per page)"
+        )
+    return problems, {"explorers": drawn, "explorer_model_bytes": model_bytes}
+
+
 @dataclass
 class PageResult:
     page: str
@@ -282,6 +433,10 @@ def _check_page(context, base: str, root: Path, page: Path, shots: Path | None) 
         if shots is not None:
             target = shots / (rel[: -len(".html")].replace("/", "__") + ".png")
             tab.screenshot(path=str(target), full_page=True, timeout=PAGE_TIMEOUT_MS)
+        # after the screenshot, which shows the explorers as the reader first sees them
+        found, explorers = explorer_problems(tab)
+        problems.extend(found)
+        info.update(explorers)
     except Exception as exc:  # a timeout or a crashed page is a finding, not a crash of the check
         problems.append(f"could not check the page: {type(exc).__name__}: {str(exc)[:200]}")
     finally:
@@ -332,7 +487,7 @@ def main(argv=None) -> int:
         print(
             f"{'FAIL' if r.problems else 'ok  '} {r.page:55s} {r.seconds:5.1f} s  "
             f"math {info.get('mjx', 0):3d}  images {info.get('images', 0):2d}  "
-            f"widgets {info.get('widgets', 0)}"
+            f"widgets {info.get('widgets', 0)}  explorers {info.get('explorers', 0)}"
         )
         for problem in r.problems:
             print(f"     {r.page}: {problem}")
