@@ -97,7 +97,7 @@ def iw_log_likelihood(
             kk = min(k_chunk, k - start)
             eps = torch.randn((kk, *mu.shape), generator=gen, device=device)
             z = mu + std * eps  # (kk, B, d)
-            x_out, x_logvar = model._decode(z.reshape(-1, z.shape[-1]))
+            x_out, x_logvar = model.decode_params(z.reshape(-1, z.shape[-1]))
             x_rep = xb.expand(kk, *xb.shape).reshape(-1, xb.shape[-1])  # (kk*B, D)
             lx = log_likelihood(
                 model.likelihood, x_rep, x_out, 0.0 if x_logvar is None else x_logvar

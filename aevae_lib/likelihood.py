@@ -40,7 +40,7 @@ def log_importance_weights(
         xb = xb.to(device)  # (B, D)
         mu, logvar = model.encode(xb)  # (B, d) each
         z = mu + torch.exp(0.5 * logvar) * torch.randn((k, *mu.shape), generator=gen, device=device)
-        x_out, x_logvar = model._decode(z.reshape(-1, z.shape[-1]))  # (k*B, D)
+        x_out, x_logvar = model.decode_params(z.reshape(-1, z.shape[-1]))  # (k*B, D)
         x_rep = xb.expand(k, *xb.shape).reshape(-1, xb.shape[-1])  # (k*B, D)
         log_px_z = log_likelihood(
             model.likelihood, x_rep, x_out, 0.0 if x_logvar is None else x_logvar
