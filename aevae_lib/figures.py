@@ -4,7 +4,7 @@
   the images it decodes (a VAE's mean image), on CPU in [0, 1];
 - ``check_images``, ``check_index``, ``check_2d``, ``check_models``: argument checks with
   messages that say what was expected;
-- ``strip``: images side by side as one array;
+- ``strip``: images side by side as one array; ``png_bytes``: an array as a PNG;
 - ``latent_traversal`` / ``traversal_rows``: one image's code decoded while a single latent
   dimension moves and the others stay put.
 
@@ -16,6 +16,7 @@ Used in: aevae_lib/explorers (every explorer), notebooks/09 (traversals).
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 
 import numpy as np
@@ -43,6 +44,16 @@ def decode_images(model: nn.Module, z: torch.Tensor) -> torch.Tensor:
     if hasattr(model, "mean_image"):  # a VAE: logits or a mean -> the mean image
         out = model.mean_image(out)
     return out.clamp(0.0, 1.0).cpu()
+
+
+def png_bytes(canvas: np.ndarray, zoom: int = 3) -> bytes:
+    """PNG of an intensity array (ink 1 = black on white), each pixel a zoom x zoom block."""
+    from matplotlib.image import imsave
+
+    big = np.kron(np.clip(canvas, 0.0, 1.0), np.ones((zoom, zoom)))
+    buf = io.BytesIO()
+    imsave(buf, big, cmap="gray_r", vmin=0.0, vmax=1.0, format="png")
+    return buf.getvalue()
 
 
 def check_images(x, name: str = "x") -> torch.Tensor:
