@@ -12,7 +12,7 @@ import json
 import re
 from pathlib import Path
 
-from aevae_lib import zoo
+from aevae_lib.configs import AEConfig
 
 REPO = Path(__file__).resolve().parents[1]
 NUMBER_WORDS = dict(
@@ -35,10 +35,10 @@ def test_ae_schedule_result_was_made_with_the_current_book_settings():
     result = _schedule_result()
     assert result["mode"] == "full"
     book = result["runs"]["book"]
-    defaults = zoo.ae_defaults()
-    assert book["settings"]["lr"] == defaults["lr"]
-    assert book["settings"]["schedule"] == defaults["schedule"]
-    assert len(book["test_sse_per_epoch"]) == 5  # the full-mode epochs of ae_defaults()
+    defaults = AEConfig()
+    assert book["settings"]["lr"] == defaults.lr
+    assert book["settings"]["schedule"] == defaults.schedule
+    assert len(book["test_sse_per_epoch"]) == defaults.epochs == 5
 
 
 def test_chapter_01_quotes_the_constant_rate_epochs_the_schedule_result_measured():
