@@ -70,7 +70,7 @@ help:
 	@echo "make test       run the unit tests and every notebook (pytest + nbval)"
 	@echo "make test-unit  the unit tests only (tests/)"
 	@echo "make lab        open JupyterLab in the project's environment"
-	@echo "make lint       ruff; notebooks stored without outputs; LaTeX macros documented;"
+	@echo "make lint       ruff check and format; notebooks stored without outputs; macros documented;"
 	@echo "                chapters converted for teaching; book/problem_sets.md up to date"
 	@echo "make install    create .venv and install everything (the others do it for you)"
 	@echo "make clean      remove build outputs (_build, caches of pytest and ruff)"
@@ -149,6 +149,7 @@ test-unit: $(STAMP)
 # --keep-id: cell ids carry no output; keeping them keeps diffs small (same in pre-commit).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/nbstripout --verify --keep-id notebooks/*.ipynb
 	$(BIN)/python tools/macros.py --check
 	$(BIN)/python tools/lecture_cells.py --check

@@ -16,6 +16,7 @@ Used in: every notebook.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import http.client
@@ -138,57 +139,77 @@ def fetch(url: str, timeout: float = 60.0) -> bytes:
 
 
 def _download(name: str, folder: Path) -> Path:
-    """Fetch ``name``.gz from the mirrors, verify it, and rename it into ``folder/mnist``."""
-    target = folder / "mnist" / f"{name}.gz"
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{name}.", suffix=".part")
-    except OSError as err:
-        raise DataError(
-            f"cannot write to {target.parent} ({err}). Set AEVAE_DATA to a writable folder "
-            "(or one that already holds the MNIST files)."
-        ) from err
-    tmp = Path(tmp_name)
+    """Fetch ``name``.gz from the mirrors and verify it in memory; only then create
+    ``folder/mnist`` and move the file into place (a temporary file and a rename). A failed
+    download leaves nothing behind: no file, no half-written file, no new folder."""
+    _check_can_create(folder / "mnist")
     errors = []
-    try:
-        for mirror in MNIST_MIRRORS:
-            url = mirror + f"{name}.gz"
-            try:
-                blob = fetch(url)
-                raw = gzip.decompress(blob)
-                _verify(name, raw, url)
-            except (
-                urllib.error.URLError,
-                http.client.HTTPException,  # e.g. IncompleteRead: the connection broke midway
-                OSError,
-                EOFError,
-                zlib.error,
-                DataError,
-            ) as err:
-                errors.append(f"{url}: {err}")
-                continue
-            fh, fd = os.fdopen(fd, "wb"), -1  # the file object owns (and closes) the descriptor
-            try:
-                with fh:
-                    fh.write(blob)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, target)
-            except OSError as err:  # e.g. a full disk: the partial .part file is removed below
-                raise DataError(
-                    f"could not save {target} ({err}); nothing was kept. Free some disk space or "
-                    "set AEVAE_DATA to a writable folder, then run again."
-                ) from err
-            return target
-    finally:
-        if fd != -1:
-            os.close(fd)
-        tmp.unlink(missing_ok=True)
+    for mirror in MNIST_MIRRORS:
+        url = mirror + f"{name}.gz"
+        try:
+            blob = fetch(url)
+            _verify(name, gzip.decompress(blob), url)
+        except (
+            urllib.error.URLError,
+            http.client.HTTPException,  # e.g. IncompleteRead: the connection broke midway
+            OSError,
+            EOFError,
+            zlib.error,
+            DataError,
+        ) as err:
+            errors.append(f"{url}: {err}")
+            continue
+        return _save(blob, folder / "mnist" / f"{name}.gz")
     raise DataError(
         f"could not download {name}.gz from any mirror:\n  " + "\n  ".join(errors) + "\n"
         "If this machine is offline, copy the four MNIST files "
         f"({', '.join(n + '.gz' for n in MNIST_FILES)}) into a folder and set AEVAE_DATA to it."
     )
+
+
+def _check_can_create(folder: Path) -> None:
+    """Fail before any download if files cannot be written in ``folder`` (nothing is created:
+    the nearest existing folder above it must be a writable folder)."""
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise DataError(
+            f"cannot write to {folder} ({existing} is "
+            f"{'not a folder' if not existing.is_dir() else 'not writable'}). Set AEVAE_DATA to "
+            "a writable folder (or one that already holds the MNIST files)."
+        )
+
+
+def _save(blob: bytes, target: Path) -> Path:
+    """Write a verified file to ``target`` atomically, creating its folders; on failure remove
+    the temporary file and every folder this call created."""
+    created = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
+    tmp = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".part"
+        )
+        tmp = Path(tmp_name)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(blob)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+        return target
+    except OSError as err:
+        raise DataError(
+            f"could not save {target} ({err.strerror or err}); nothing was kept. Free some disk "
+            "space or set AEVAE_DATA to a writable folder (or one that already holds the MNIST "
+            "files), then run again."
+        ) from err
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        if not target.exists():
+            for folder in created:  # innermost first; only folders this call made, if empty
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
 
 
 def _load_file(name: str, root, download: bool) -> np.ndarray:
@@ -197,6 +218,14 @@ def _load_file(name: str, root, download: bool) -> np.ndarray:
     if path is None:
         if not download:
             raise DataError(_missing_message(name, folders))
+        env = os.environ.get("AEVAE_DATA")
+        if root is None and env and not Path(env).expanduser().is_dir():
+            raise DataError(
+                f"AEVAE_DATA is set to {env}, which is not a folder, and MNIST file {name}(.gz) "
+                "was not found elsewhere. Fix the path (it should name the folder that holds the "
+                "four MNIST files, or their mnist/ sub-folder), or unset AEVAE_DATA to download "
+                f"them into {cache_dir() / 'data'}."
+            )
         path = _download(name, folders[0])
     raw = _read_raw(path)
     _verify(name, raw, str(path))
@@ -206,11 +235,17 @@ def _load_file(name: str, root, download: bool) -> np.ndarray:
 def _missing_message(name: str, folders: list[Path]) -> str:
     looked = "\n  ".join(str(f) for f in folders)
     files = ", ".join(n + ".gz" for n in MNIST_FILES)
-    return (
-        f"MNIST file {name}(.gz) not found. Looked in (and in a mnist/ sub-folder of):\n  {looked}\n"
-        f"Set the AEVAE_DATA environment variable to a folder holding the four files ({files}), "
-        "e.g. AEVAE_DATA=../shared/data, or call load_mnist(..., download=True) with internet."
+    env = os.environ.get("AEVAE_DATA")
+    hint = (
+        f"AEVAE_DATA is already set (to {env}): check that this folder, or its mnist/ "
+        f"sub-folder, holds the four files ({files}), or call load_mnist(..., download=True) "
+        "with internet."
+        if env
+        else f"Set the AEVAE_DATA environment variable to a folder holding the four files "
+        f"({files}), e.g. AEVAE_DATA=../shared/data, or call load_mnist(..., download=True) "
+        "with internet."
     )
+    return f"MNIST file {name}(.gz) not found. Looked in (and in a mnist/ sub-folder of):\n  {looked}\n{hint}"
 
 
 def load_mnist(
@@ -237,6 +272,23 @@ def load_mnist(
     return x, y
 
 
+def mnist_tensors(device: torch.device | str = "cpu", n_train: int | None = None) -> dict:
+    """MNIST as in-memory tensors on ``device``: x_train (N, 784), y_train, x_test, y_test.
+
+    ``n_train`` keeps the first N training images (default: all 60,000).
+    """
+    if n_train is not None and (
+        not isinstance(n_train, int) or isinstance(n_train, bool) or not 0 < n_train <= 60_000
+    ):
+        raise ValueError(f"n_train must be None or an int in 1..60000, got {n_train!r}")
+    x_train, y_train = load_mnist("train")
+    x_test, y_test = load_mnist("test")
+    if n_train is not None:
+        x_train, y_train = x_train[:n_train], y_train[:n_train]
+    tensors = dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return {k: v.to(device) for k, v in tensors.items()}
+
+
 def load_digits(test_fraction: float = 0.2, seed: int = 0):
     """scikit-learn's bundled 8x8 digits (1,797 images, offline) as a tiny MNIST stand-in.
 
@@ -245,6 +297,7 @@ def load_digits(test_fraction: float = 0.2, seed: int = 0):
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
     from sklearn.datasets import load_digits as _sk_load_digits  # slow import: only when used
+
     bunch = _sk_load_digits()
     x = torch.tensor(bunch.data, dtype=torch.float32) / 16.0  # (1797, 64), values 0..16 -> [0, 1]
     y = torch.tensor(bunch.target, dtype=torch.int64)

@@ -81,7 +81,7 @@ def elbo_surrogate(model: nn.Module, x: torch.Tensor, estimator: str) -> dict:
     z = model.reparameterize(mu, logvar)  # (B, d)
     if estimator == "score":
         z = z.detach()
-    x_out, x_logvar = model._decode(z)
+    x_out, x_logvar = model.decode_params(z)
     log_px_z = log_likelihood(model.likelihood, x, x_out, 0.0 if x_logvar is None else x_logvar)
     kl = gaussian_kl(mu, logvar)  # (B,)
     if estimator == "pathwise":

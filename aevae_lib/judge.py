@@ -1,11 +1,14 @@
-"""The "judge": a small digit classifier that scores generated images on one common scale.
+"""The judge as a metric: a digit classifier's verdict on a set of images, on one common scale.
 
-For a set of images it reports
+The classifier itself is an ordinary zoo model (``zoo.trained_judge``, ``configs.JudgeConfig``).
+For a set of images ``judge_report`` gives
     confidence      mean of the judge's top class probability (real test digits: about 0.99),
     class_entropy   entropy (nats) of the histogram of predicted classes (ln 10 = 2.30 if all
                     ten digits appear equally often; 0 if every image looks like one digit),
     nn_distance     mean Euclidean distance to the nearest training image (small = close to
                     real data; a copy of a training image would give 0).
+
+Owns: ``judge_report``, ``accuracy``, ``nearest_distance``.
 
 Used in: notebooks/03_why_random_z_fails.ipynb (first), 04_vae.ipynb (samples of the AE and
 the VAE), 05_vae_latent_space.ipynb (decoded grids, interpolation paths, the AE-VAE table) and
@@ -17,53 +20,6 @@ from __future__ import annotations
 import math
 
 import torch
-
-from .models import DigitClassifier
-from .runtime import cached, get_device
-from .train import classifier_loss, fit
-from .zoo import fit_settings, mnist_tensors, resolve_settings
-
-
-def judge_defaults() -> dict:
-    """Settings of the judge. A cosine learning-rate decay lifts its test accuracy from about
-    98.0 % (constant rate, which depends on the initial weights) to about 98.5 %. Epochs
-    (cosine, measured): 6 -> 98.27 %, 8 -> 98.48 % (25 s on 2 cores), 10 -> 98.53 %."""
-    return dict(
-        hidden=[512, 512],
-        dropout=0.2,
-        epochs=8,
-        batch_size=128,
-        lr=1e-3,
-        schedule="cosine",
-        seed=0,
-    )
-
-
-def trained_judge(*, device=None, progress: bool = True, **settings):
-    """The cached judge classifier and its history (which records ``test_accuracy``)."""
-    config = resolve_settings(judge_defaults(), settings)
-    device = torch.device(device) if device is not None else get_device(verbose=False)
-    config["kind"], config["device"] = "judge", device.type
-
-    def build():
-        torch.manual_seed(config["seed"])  # the initial weights follow from the config too
-        return DigitClassifier(hidden=config["hidden"], dropout=config["dropout"]).to(device)
-
-    def train(model):
-        data = mnist_tensors(device)
-        history = fit(
-            model,
-            data["x_train"],
-            y=data["y_train"],
-            loss_fn=classifier_loss,
-            progress=progress,
-            desc="judge",
-            **fit_settings(config),
-        )
-        history["test_accuracy"] = accuracy(model, data["x_test"], data["y_test"])
-        return history
-
-    return cached(config, build, train)
 
 
 @torch.no_grad()

@@ -1,7 +1,12 @@
-"""The book's models: MLP autoencoder, MLP VAE, convolutional VAE, and a digit classifier.
+"""The book's networks: MLP autoencoder, MLP VAE, convolutional VAE, and a digit classifier.
 
 Canonical VAE API (as in pytorch/examples' vae): ``encode -> (mu, logvar)``,
-``reparameterize``, ``decode``, ``forward`` returning a named ``VAEOutput``.
+``reparameterize``, ``decode``, ``forward`` returning a named ``VAEOutput``, and
+``decode_params`` for the decoder's whole distribution (its mean or logits, and a learned
+log-variance when there is one). How a model is configured and built lives in ``configs``.
+
+Owns: ``Autoencoder``, ``VAE``, ``ConvVAE``, ``DigitClassifier``, their named outputs, ``mlp``,
+``squash_logvar`` and the input checks of every forward pass.
 
 Used in: notebooks/01_autoencoder.ipynb (Autoencoder), 04_vae.ipynb (VAE), 03 (DigitClassifier),
 09_beyond_the_vanilla_vae.ipynb (ConvVAE).
@@ -20,7 +25,8 @@ from .objectives import LIKELIHOODS, has_nonfinite
 #: overflow and exp(LOGVAR_MIN) cannot underflow to a zero standard deviation.
 LOGVAR_MIN, LOGVAR_MAX = -14.0, 8.0
 
-_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "gelu": nn.GELU}
+#: The hidden-layer activations the MLPs know.
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "gelu": nn.GELU}
 
 
 def _positive_int(value, name: str) -> int:
@@ -33,13 +39,13 @@ def mlp(
     sizes: list[int], activation: str = "relu", final_activation: bool = False
 ) -> nn.Sequential:
     """Linear layers between consecutive ``sizes`` with ``activation`` in between."""
-    if activation not in _ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2 or final_activation:
-            layers.append(_ACTIVATIONS[activation]())
+            layers.append(ACTIVATIONS[activation]())
     return nn.Sequential(*layers)
 
 
@@ -191,9 +197,12 @@ class VAE(nn.Module):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """(B, d) -> decoder output (B, D): logits, or the Gaussian mean."""
-        return self._decode(z)[0]
+        return self.decode_params(z)[0]
 
-    def _decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def decode_params(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The parameters of p(x | z) for codes z (B, d): ``(out, logvar)``, where ``out`` (B, D)
+        is the logits (Bernoulli kinds) or the mean (Gaussian), and ``logvar`` (B, D) the learned
+        log-variance of a Gaussian decoder, or None when the variance is fixed."""
         _check_input(z, self.latent_dim, "z")
         out = self.decoder(z)
         if self.learn_variance:
@@ -212,7 +221,7 @@ class VAE(nn.Module):
     def forward(self, x: torch.Tensor) -> VAEOutput:
         mu, logvar = self.encode(x)
         z = self.reparameterize(mu, logvar)
-        x_out, x_logvar = self._decode(z)
+        x_out, x_logvar = self.decode_params(z)
         return VAEOutput(x_out=x_out, mu=mu, logvar=logvar, z=z, x_logvar=x_logvar)
 
     @torch.no_grad()

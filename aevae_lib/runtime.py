@@ -1,4 +1,9 @@
-"""Runtime helpers: seeds, device, fast mode, cache folder and a cache of trained models.
+"""Runtime helpers, the bottom layer: seeds, device, fast mode, the cache folder, safe writes.
+
+Owns: ``seed_everything``, ``get_device``, ``fast_mode`` with what it shrinks
+(``FAST_EPOCHS``, ``FAST_N_TRAIN``, ``fast_epochs``), ``flush_denormals``, ``cache_dir``,
+``config_key`` (the hash that names a cached model), ``atomic_write_bytes`` and
+``sha256_file``.
 
 Nothing here runs at import time. Every function reads the environment when it is called,
 so a notebook can set ``AEVAE_FAST`` or ``AEVAE_CACHE`` before using the library.
@@ -14,14 +19,12 @@ Used in: every notebook (setup cell).
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import random
 import sys
 import tempfile
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -60,12 +63,16 @@ def get_device(prefer: str | None = None, verbose: bool = True) -> torch.device:
     if prefer is not None:
         if prefer not in {"cuda", "mps", "cpu"} and not prefer.startswith("cuda:"):
             raise ValueError(
-                f"prefer must be 'cuda', 'cuda:N', 'mps', 'cpu' or None, got {prefer!r}"
+                f"device must be 'cuda', 'cuda:N', 'mps', 'cpu' or None (the best), got {prefer!r}"
             )
         if prefer.startswith("cuda") and not torch.cuda.is_available():
-            raise RuntimeError("prefer='cuda' but no CUDA device is available; use 'cpu'")
+            raise RuntimeError(
+                f"device {prefer!r} was asked for, but no CUDA device is available; use 'cpu'"
+            )
         if prefer == "mps" and not _mps_available():
-            raise RuntimeError("prefer='mps' but Apple MPS is not available; use 'cpu'")
+            raise RuntimeError(
+                "device 'mps' was asked for, but Apple MPS is not available; use 'cpu'"
+            )
         device = torch.device(prefer)
     elif torch.cuda.is_available():
         device = torch.device("cuda")
@@ -165,6 +172,13 @@ def config_key(config: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _umask() -> int:
+    """The process's umask (reading it means setting it; it is put back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename,
     so readers never see a half-written file."""
@@ -172,6 +186,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private (0600): use the umask
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -189,75 +204,3 @@ def sha256_file(path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def entry_digest(entry: dict) -> str:
-    """SHA-256 of a cache entry's config, history and weights (names, dtypes, shapes, bytes).
-
-    Stored with the entry, so a flipped byte in the weights, which ``torch.load`` does not
-    notice, is detected on loading.
-    """
-    digest = hashlib.sha256()
-    digest.update(json.dumps([entry["config"], entry["history"]], sort_keys=True, default=repr).encode())
-    for name in sorted(entry["state_dict"]):
-        t = entry["state_dict"][name].detach().cpu().contiguous().reshape(-1)
-        digest.update(f"{name}:{t.dtype}:{t.numel()};".encode())
-        digest.update(t.view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
-def cached(
-    config: dict,
-    build: Callable[[], torch.nn.Module],
-    train: Callable[[torch.nn.Module], dict],
-    *,
-    folder: str = "models",
-    verbose: bool = True,
-) -> tuple[torch.nn.Module, dict]:
-    """Return a trained model for ``config``, training it only if no valid cache entry exists.
-
-    ``build()`` makes an untrained model; ``train(model)`` trains it in place and returns a
-    JSON-able history. The entry is keyed by :func:`config_key`, so every setting in
-    ``config`` that changes the result must be in it. Weights load with ``weights_only=True``;
-    a corrupted entry is reported with a warning and retrained.
-
-    Used in: every chapter that trains a model, so later chapters reuse earlier ones.
-    """
-    key = config_key(config)
-    config = json.loads(json.dumps(config))  # stored as JSON values: a tuple comes back a list
-    path = cache_dir() / folder / f"{key}.pt"
-    model = build()
-    if path.exists():
-        try:
-            entry = torch.load(path, map_location="cpu", weights_only=True)
-            if "sha256" in entry and entry["sha256"] != entry_digest(entry):  # none: older entry
-                raise ValueError("its weights or history do not match their SHA-256 (damaged file)")
-            model.load_state_dict(entry["state_dict"])
-            if entry.get("config") != config:
-                raise ValueError("stored config differs from the requested one")
-            if verbose:
-                print(f"Loaded the trained model {key} from the model cache")
-            return model, entry["history"]
-        except Exception as err:  # any damage: warn, retrain, overwrite
-            warnings.warn(
-                f"cache entry {path} is unreadable or does not match ({' '.join(str(err).split())}); "
-                "retraining it",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-            model = build()
-    history = train(model)
-    entry = {"config": config, "history": history, "state_dict": model.state_dict()}
-    try:
-        entry["sha256"] = entry_digest(entry)
-        buf = io.BytesIO()
-        torch.save(entry, buf)
-        atomic_write_bytes(path, buf.getvalue())
-    except OSError as err:
-        warnings.warn(
-            f"could not write the model cache at {path} ({err}); the model is trained but not "
-            "cached. Set AEVAE_CACHE to a writable folder to keep trained models.",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-    return model, history

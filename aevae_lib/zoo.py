@@ -1,235 +1,215 @@
-"""The book's reference models, trained once and cached by a hash of their full configuration.
+"""The book's trained models: each trained once, then loaded from the model cache.
 
-A chapter asks for a model by its settings; if any chapter (or the command line) trained the
-same configuration before, the cached weights are loaded, otherwise it is trained here. So
-chapters reuse each other's models, yet each still runs on its own.
+A chapter asks for a model by its settings, ``trained_vae(latent_dim=2)``. The settings
+become a configuration (``configs``), whose hash names a checkpoint in the cache folder
+(``runtime.cache_dir() / "models"``). If any chapter, or the command line, trained the same
+configuration before, the checkpoint is loaded; otherwise the model is trained here, and a
+line says so first: what is trained, why, and about how long it will take on this machine.
+So chapters reuse each other's models, yet each still runs on its own.
 
-Fast mode (``AEVAE_FAST=1``) is applied here, not in the chapters: every configuration is
-cut to at most ``runtime.FAST_EPOCHS`` epochs on the first ``runtime.FAST_N_TRAIN`` training
-images. The configuration (and so the cache key) records the values actually used.
+Fast mode (``AEVAE_FAST=1``) is applied by ``configs.from_settings``: at most
+``runtime.FAST_EPOCHS`` epochs on the first ``runtime.FAST_N_TRAIN`` images.
 
-Used in: notebooks/01_autoencoder.ipynb (trained_ae) and 04_vae.ipynb (trained_vae) onwards.
+Owns: ``trained_ae``, ``trained_vae``, ``trained_judge`` (each returns the model, which
+carries its configuration as ``model.config``, and the training history), ``load_or_train``
+(the cache), and ``reference_vae``, the long-trained VAE shipped with the library.
+
+Used in: every chapter that trains a model; ``python -m aevae_lib train``.
 """
 
 from __future__ import annotations
 
-import difflib
+import copy
+import sys
+import time
+import warnings
 from pathlib import Path
 
 import torch
+from torch import nn
 
-from .checkpoint import load_checkpoint
-from .data import load_mnist
-from .models import VAE, Autoencoder, ConvVAE
-from .runtime import FAST_N_TRAIN, cached, fast_epochs, fast_mode, get_device, sha256_file
-from .train import ae_loss, check_fit_settings, denoising_ae_loss, fit, vae_loss
-
-
-def mnist_tensors(device: torch.device | str = "cpu", n_train: int | None = None) -> dict:
-    """MNIST as in-memory tensors on ``device``: x_train (N, 784), y_train, x_test, y_test."""
-    x_train, y_train = load_mnist("train")
-    x_test, y_test = load_mnist("test")
-    if n_train is not None:
-        x_train, y_train = x_train[:n_train], y_train[:n_train]
-    return {
-        k: v.to(device)
-        for k, v in dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test).items()
-    }
+from .checkpoint import load_checkpoint, save_checkpoint
+from .configs import AEConfig, JudgeConfig, ModelConfig, VAEConfig, from_settings
+from .data import binarize as _binarize
+from .data import mnist_tensors
+from .runtime import cache_dir, get_device, sha256_file
+from .train import adam, ae_loss, classifier_loss, denoising_ae_loss, fit, vae_loss
 
 
-#: The settings of a model's configuration that ``train.fit`` takes as they are.
-FIT_KEYS = ("epochs", "batch_size", "lr", "seed", "schedule")
-
-
-def fit_settings(config: dict) -> dict:
-    """The keyword arguments of ``train.fit`` (and ``check_fit_settings``) in ``config``."""
-    return {key: config[key] for key in FIT_KEYS}
-
-
-def resolve_settings(defaults: dict, overrides: dict) -> dict:
-    """``defaults`` updated by ``overrides``, checked before any data is loaded: unknown names
-    (with a did-you-mean hint) and bad training settings raise an error naming the setting."""
-    unknown = set(overrides) - set(defaults)
-    if unknown:
-        raise TypeError(unknown_settings_message(unknown, defaults))
-    config = {**defaults, **overrides}
-    # fail before any data is loaded or a model is built
-    check_fit_settings(**fit_settings(config))
-    if fast_mode():  # shorter runs on less data; the config records what is used
-        config["epochs"] = fast_epochs(config["epochs"])
-        if "n_train" in config:
-            n = config["n_train"]
-            config["n_train"] = FAST_N_TRAIN if n is None else min(n, FAST_N_TRAIN)
-    n_train = config.get("n_train")
-    if n_train is not None and (not isinstance(n_train, int) or n_train <= 0):
-        raise ValueError(f"n_train must be a positive int or None (all 60,000), got {n_train!r}")
-    beta = config.get("beta", 1.0)
-    if not isinstance(beta, (int, float)) or isinstance(beta, bool) or not beta >= 0:
-        raise ValueError(f"beta must be a number >= 0, got {beta!r}")
-    if config.get("conv") and (config["likelihood"] != "bernoulli" or config["learn_variance"]):
-        raise ValueError(
-            "conv=True builds a ConvVAE, which has a Bernoulli likelihood only; got "
-            f"likelihood={config['likelihood']!r}, learn_variance={config['learn_variance']!r}"
-        )
-    config["hidden"] = (
-        list(config["hidden"])
-        if isinstance(config.get("hidden"), (list, tuple))
-        else config.get("hidden")
-    )
-    return config
-
-
-def unknown_settings_message(unknown, valid) -> str:
-    """The TypeError message: unknown setting(s) ['x'] (did you mean 'y'?); valid: [...]."""
-    hints = [m for name in sorted(unknown) for m in difflib.get_close_matches(name, valid, n=1)]
-    hint = f" (did you mean {', '.join(map(repr, hints))}?)" if hints else ""
-    return f"unknown setting(s) {sorted(unknown)}{hint}; valid: {sorted(valid)}"
-
-
-def ae_defaults() -> dict:
-    """Settings of the book's MLP autoencoder (chapter 01).
-
-    Tuned for a CPU budget (measured in benchmarks/README.md): Adam at 3e-3 held for four
-    epochs and decayed linearly to 0 over the fifth ("stable-decay") reaches a test squared
-    error of about 5.3 per image (PCA: 13.87); a constant 2e-3 needed 8 epochs for 5.2 and
-    reaches 6.2 after 5, and a cosine decay was worse at this budget.
-
-    ``noise_std``/``mask_fraction`` > 0 train a denoising autoencoder
-    (``train.denoising_ae_loss``); ``exclude_digit`` leaves one digit out of the training set
-    (anomaly detection, chapter 02).
-    """
-    return dict(
-        latent_dim=30,
-        hidden=[512, 256],
-        activation="relu",
-        output="sigmoid",
-        epochs=5,
-        batch_size=128,
-        lr=3e-3,
-        schedule="stable-decay",
-        seed=0,
-        n_train=None,
-        noise_std=0.0,
-        mask_fraction=0.0,
-        exclude_digit=None,
-    )
-
-
-def vae_defaults() -> dict:
-    """Settings of the book's MLP VAE (chapter 04): 784-400-20, Bernoulli, dynamic binarization.
-
-    ``conv=True`` builds a ``ConvVAE`` with ``channels`` and ``conv_hidden``; ``free_bits`` > 0
-    trains with the free-bits objective of ``train.vae_loss`` (chapter 09).
-    """
-    return dict(
-        latent_dim=20,
-        hidden=[400],
-        activation="relu",
-        likelihood="bernoulli",
-        learn_variance=False,
-        beta=1.0,
-        conv=False,
-        channels=32,
-        conv_hidden=256,
-        free_bits=0.0,
-        epochs=25,
-        batch_size=256,
-        lr=3e-3,
-        schedule="cosine",
-        seed=0,
-        binarize=True,
-        n_train=None,
-    )
+def _device(device) -> torch.device:
+    return torch.device(device) if device is not None else get_device(verbose=False)
 
 
 def trained_ae(*, device=None, progress: bool = True, use_cache: bool = True, **settings):
-    """A trained ``Autoencoder`` and its history for ``ae_defaults()`` updated by ``settings``."""
-    config = resolve_settings(ae_defaults(), settings)
-    digit = config["exclude_digit"]
-    if digit is not None and (isinstance(digit, bool) or digit not in range(10)):
-        raise ValueError(f"exclude_digit must be None or a digit 0-9, got {digit!r}")
-    denoising_ae_loss(config["noise_std"], config["mask_fraction"])  # checks the levels
-    device = torch.device(device) if device is not None else get_device(verbose=False)
-    config["kind"], config["device"] = "ae", device.type
+    """A trained ``Autoencoder`` and its history, for ``AEConfig`` updated by ``settings``.
 
-    def build():
-        torch.manual_seed(config["seed"])  # the initial weights too follow from the config
-        return Autoencoder(
-            latent_dim=config["latent_dim"],
-            hidden=config["hidden"],
-            activation=config["activation"],
-            output=config["output"],
-        ).to(device)
+    The test loss of every epoch is logged as ``history["val_loss"]``. With ``exclude_digit``
+    the model trains (and is validated) on the other nine digits.
+    """
+    device = _device(device)
+    config = from_settings(AEConfig, device.type, **settings)
 
     def train(model):
-        data = mnist_tensors(device, config["n_train"])
+        data = mnist_tensors(device, config.n_train)
         x, x_val = data["x_train"], data["x_test"]
-        if config["exclude_digit"] is not None:  # train (and validate) on the other nine digits
-            x = x[data["y_train"] != config["exclude_digit"]]
-            x_val = x_val[data["y_test"] != config["exclude_digit"]]
-        denoising = config["noise_std"] > 0 or config["mask_fraction"] > 0
+        if config.exclude_digit is not None:
+            x = x[data["y_train"] != config.exclude_digit]
+            x_val = x_val[data["y_test"] != config.exclude_digit]
+        loss = (
+            denoising_ae_loss(config.noise_std, config.mask_fraction)
+            if config.denoising
+            else ae_loss
+        )
         return fit(
             model,
             x,
-            loss_fn=denoising_ae_loss(config["noise_std"], config["mask_fraction"])
-            if denoising
-            else ae_loss,
-            x_val=x_val,  # logs the test loss after every epoch as history["val_loss"]
+            loss_fn=loss,
+            x_val=x_val,
             progress=progress,
-            desc=f"AE d={config['latent_dim']}",
-            **fit_settings(config),
+            desc=f"AE d={config.latent_dim}",
+            **config.fit_settings(),
         )
 
-    return _load_or_train(config, build, train, use_cache)
+    return load_or_train(config, train, device=device, use_cache=use_cache, data_fn=_x_train)
 
 
 def trained_vae(*, device=None, progress: bool = True, use_cache: bool = True, **settings):
-    """A trained ``VAE`` (or ``ConvVAE`` with ``conv=True``) and its history.
-
-    ``use_cache=False`` trains afresh and neither reads nor writes the model cache.
-    """
-    config = resolve_settings(vae_defaults(), settings)
-    device = torch.device(device) if device is not None else get_device(verbose=False)
-    config["kind"], config["device"] = "vae", device.type
-
-    def build():
-        torch.manual_seed(config["seed"])  # the initial weights too follow from the config
-        if config["conv"]:
-            return ConvVAE(
-                latent_dim=config["latent_dim"],
-                channels=config["channels"],
-                hidden=config["conv_hidden"],
-            ).to(device)
-        return VAE(
-            latent_dim=config["latent_dim"],
-            hidden=config["hidden"],
-            activation=config["activation"],
-            likelihood=config["likelihood"],
-            learn_variance=config["learn_variance"],
-        ).to(device)
+    """A trained ``VAE`` (``ConvVAE`` with ``conv=True``) and its history, for ``VAEConfig``
+    updated by ``settings``. ``use_cache=False`` trains afresh without reading or writing the
+    cache (the command line does that to time a run)."""
+    device = _device(device)
+    config = from_settings(VAEConfig, device.type, **settings)
 
     def train(model):
-        data = mnist_tensors(device, config["n_train"])
+        data = mnist_tensors(device, config.n_train)
         return fit(
             model,
             data["x_train"],
-            loss_fn=vae_loss(config["likelihood"], config["beta"], free_bits=config["free_bits"]),
-            binarize=config["binarize"],
+            binarize=config.binarize,
             progress=progress,
-            desc=f"VAE d={config['latent_dim']}",
-            **fit_settings(config),
+            loss_fn=vae_loss(config.likelihood, config.beta, free_bits=config.free_bits),
+            desc=f"VAE d={config.latent_dim}",
+            **config.fit_settings(),
         )
 
-    return _load_or_train(config, build, train, use_cache)
+    return load_or_train(config, train, device=device, use_cache=use_cache, data_fn=_x_train)
 
 
-def _load_or_train(config: dict, build, train, use_cache: bool):
-    """``runtime.cached(config, build, train)``; with ``use_cache=False`` train afresh without
-    reading or writing the cache (e.g. `python -m aevae_lib train` timing a run)."""
-    if not use_cache:
-        model = build()
-        return model, train(model)
-    return cached(config, build, train)
+def trained_judge(*, device=None, progress: bool = True, use_cache: bool = True, **settings):
+    """The judge classifier of chapter 03 (``JudgeConfig``) and its history, which records
+    ``test_accuracy``. The judge's metrics are in ``judge``."""
+    from .judge import accuracy
+
+    device = _device(device)
+    config = from_settings(JudgeConfig, device.type, **settings)
+
+    def train(model):
+        data = mnist_tensors(device)
+        history = fit(
+            model,
+            data["x_train"],
+            y=data["y_train"],
+            loss_fn=classifier_loss,
+            progress=progress,
+            desc="judge",
+            **config.fit_settings(),
+        )
+        history["test_accuracy"] = accuracy(model, data["x_test"], data["y_test"])
+        return history
+
+    return load_or_train(config, train, device=device, use_cache=use_cache, data_fn=_x_train)
+
+
+def _x_train(config: ModelConfig, device):
+    """``(x, y, n)``: a minibatch of the data ``config`` trains on (y only for the judge), and
+    the number of training images, for timing a step."""
+    data = mnist_tensors(device, getattr(config, "n_train", None))
+    x = data["x_train"][: config.batch_size]
+    if getattr(config, "binarize", False):
+        x = _binarize(x, torch.Generator(device=x.device).manual_seed(0))
+    y = data["y_train"][: config.batch_size] if config.kind == "judge" else None
+    return x, y, len(data["x_train"])
+
+
+def cache_path(config: ModelConfig) -> Path:
+    """Where the model cache keeps the checkpoint of ``config``."""
+    return cache_dir() / "models" / f"{config.key()}.pt"
+
+
+def load_or_train(
+    config: ModelConfig, train, *, device, use_cache: bool = True, data_fn=None, say=None
+):
+    """The model of ``config`` and its history: from the cache when it holds it, else trained.
+
+    ``train(model)`` trains the freshly built model in place and returns its history. A cache
+    entry that is damaged or holds another configuration is reported with a warning and
+    trained again. Before training, one line says what is trained, why and (with
+    ``data_fn``) about how long it will take, timed on this machine.
+    """
+    say = say or (lambda text: print(text, file=sys.stdout, flush=True))
+    path = cache_path(config)
+    if use_cache and path.exists():
+        try:
+            model, _, history = load_checkpoint(path, device, expect=config)
+            say(f"Loaded the trained {_name(config)} from the model cache")
+            return model, history
+        except (ValueError, OSError, RuntimeError) as err:
+            warnings.warn(
+                f"the cached {_name(config)} could not be used ({err}); training it again",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+    model = config.build().to(device)
+    why = "not in the model cache yet" if use_cache else "the model cache is not used"
+    estimate = _estimate(model, config, data_fn, device) if data_fn is not None else ""
+    say(f"Training the {_name(config)} ({why}){estimate}")
+    history = train(model)
+    model.eval()
+    if use_cache:
+        try:
+            save_checkpoint(path, model, config, history)
+        except OSError as err:
+            warnings.warn(
+                f"could not write the model cache at {path} ({err}); the model is trained but "
+                "not cached. Set AEVAE_CACHE to a writable folder to keep trained models.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+    return model, history
+
+
+def _name(config: ModelConfig) -> str:
+    what = {"ae": "autoencoder", "vae": "VAE", "judge": "judge classifier"}[config.kind]
+    size = f" with d = {config.latent_dim}" if hasattr(config, "latent_dim") else ""
+    return f"{what}{size} ({config.epochs} epochs)"
+
+
+def _estimate(model: nn.Module, config: ModelConfig, data_fn, device) -> str:
+    """ ", about N s": two optimizer steps of a copy of ``model`` timed on this machine (the
+    model's weights and torch's random state are left as they were), times the steps to go."""
+    try:
+        x, y, n = data_fn(config, device)
+    except Exception:  # no data yet: the training itself will say what is missing
+        return ""
+    trial = copy.deepcopy(model).train()
+    optimizer = adam(trial.parameters(), config.lr)
+    with torch.random.fork_rng(devices=[]):
+        for step in range(3):  # the first step warms up; the other two are timed
+            if step == 1:
+                start = time.perf_counter()
+            out = trial(x)
+            if y is not None:
+                loss = nn.functional.cross_entropy(out, y)
+            elif hasattr(out, "x_out"):
+                loss = out.x_out.square().mean() + out.mu.square().mean()
+            else:
+                loss = out.x_hat.square().mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        per_step = (time.perf_counter() - start) / 2
+    seconds = per_step * config.epochs * -(-n // config.batch_size)
+    return f", about {seconds:.0f} s" if seconds < 120 else f", about {seconds / 60:.0f} min"
 
 
 #: The long-trained reference VAE shipped with the library, and its SHA-256 beside it

@@ -3,7 +3,7 @@
     python benchmarks/ae_schedule.py            # three runs, about 2 minutes on 2 CPU cores
     python benchmarks/ae_schedule.py --fast     # 1,000 images, 2-3 epochs: checks the script
 
-Trains the 30-dimensional autoencoder of ``zoo.ae_defaults()`` from the same initial weights
+Trains the 30-dimensional autoencoder of ``configs.AEConfig()`` from the same initial weights
 with three recipes and records the test squared error per image after every epoch:
 
 - ``book``: the book's settings, Adam at 3e-3 for 4 epochs, then a linear decay to 0 over the
@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def recipes(fast: bool) -> dict[str, dict]:
-    """The three training recipes: overrides of ``zoo.ae_defaults()``."""
+    """The three training recipes: overrides of ``configs.AEConfig()``."""
     return {
         "book": {"epochs": 3 if fast else 5},
         "constant": {"epochs": 2 if fast else 8, "lr": 2e-3, "schedule": "constant"},
@@ -46,6 +46,7 @@ def run(fast: bool) -> dict:
     import torch
 
     from aevae_lib import zoo
+    from aevae_lib.configs import AEConfig
     from aevae_lib.runtime import seed_everything
 
     seed_everything(0)
@@ -57,7 +58,7 @@ def run(fast: bool) -> dict:
             use_cache=False, progress=False, n_train=n_train, device="cpu", **overrides
         )
         runs[name] = {
-            "settings": {**{k: zoo.ae_defaults()[k] for k in ("lr", "schedule")}, **overrides},
+            "settings": {"lr": AEConfig().lr, "schedule": AEConfig().schedule, **overrides},
             "test_sse_per_epoch": [round(v, 3) for v in history["val_loss"]],
             "train_seconds": round(sum(history["seconds"]), 1),
         }

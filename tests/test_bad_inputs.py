@@ -57,7 +57,7 @@ the row's regular expression, which names the argument, the expectation and the 
 | fit_loss_fn_not_dict        | fit(..., loss_fn returning a bare tensor)         | TypeError    |
 | zoo_unknown_setting         | trained_vae(latent=3)                             | TypeError    |
 | zoo_ae_has_no_beta          | trained_ae(beta=1.0)                              | TypeError    |
-| judge_unknown_setting       | trained_judge(epoch=3)                            | TypeError    |
+| judge_unknown_setting       | zoo.trained_judge(epoch=3)                        | TypeError    |
 | zoo_epochs_zero             | trained_vae(epochs=0)                             | ValueError   |
 | zoo_batch_size_negative     | trained_ae(batch_size=-1)                         | ValueError   |
 | zoo_lr_negative             | trained_vae(lr=-1e-3)                             | ValueError   |
@@ -66,12 +66,12 @@ the row's regular expression, which names the argument, the expectation and the 
 | zoo_unknown_activation      | trained_ae(activation="swish")                    | ValueError   |
 | zoo_unknown_schedule        | trained_vae(schedule="step")                      | ValueError   |
 | zoo_conv_gaussian           | trained_vae(conv=True, likelihood="gaussian")     | ValueError   |
-| judge_epochs_zero           | trained_judge(epochs=0)                           | ValueError   |
-| cache_other_architecture    | cached(...) over an entry of another architecture | RuntimeWarning (retrains) |
+| judge_epochs_zero           | zoo.trained_judge(epochs=0)                       | ValueError   |
+| cache_other_architecture    | the cache holds weights of another architecture   | RuntimeWarning (retrains) |
 | checkpoint_other_architecture | load_checkpoint(config says d=20, weights d=10) | ValueError   |
 | checkpoint_wrong_kind       | load_checkpoint(a VAE checkpoint, kind="ae")      | ValueError   |
 | checkpoint_bare_state_dict  | load_checkpoint(a bare state dict)                | ValueError   |
-| checkpoint_unknown_kind     | model_from_config({"kind": "gan"})                | ValueError   |
+| checkpoint_unknown_kind     | config_from_dict({"kind": "gan"})                 | ValueError   |
 | checkpoint_missing          | load_checkpoint("no-such-checkpoint.pt")          | FileNotFoundError |
 | cli_unknown_model           | python -m aevae_lib train --model gan             | CLIError (exit 2) |
 | cli_bad_hidden              | python -m aevae_lib train --model vae --hidden 512,-1 | CLIError (exit 2) |
@@ -107,7 +107,7 @@ import pytest
 import torch
 from torch import nn
 
-from aevae_lib import data, evaluate, judge, models, objectives, runtime, train, zoo
+from aevae_lib import configs, data, evaluate, models, objectives, runtime, train, zoo
 from aevae_lib.data import DataError
 
 
@@ -141,10 +141,14 @@ def _fit(x=None, **kwargs):
 
 
 def _cache_for_other_architecture():
-    """An entry stored for Linear(3, 2) under the key of a config now built as Linear(4, 2)."""
-    config = {"kind": "bad-input-row"}
-    runtime.cached(config, lambda: nn.Linear(3, 2), lambda m: {"v": 1}, verbose=False)
-    runtime.cached(config, lambda: nn.Linear(4, 2), lambda m: {"v": 2}, verbose=False)
+    """An entry holding a 2-d VAE's weights under the key (and config) of a 3-d VAE."""
+    from aevae_lib.checkpoint import save_checkpoint
+
+    config = configs.VAEConfig(latent_dim=3, hidden=(8,))
+    small = configs.VAEConfig(latent_dim=2, hidden=(8,)).build()
+    path = save_checkpoint(zoo.cache_path(config), small, config)  # saves what it is given
+    assert path.exists()
+    zoo.load_or_train(config, lambda m: {"v": 1}, device=torch.device("cpu"), say=lambda t: None)
 
 
 def _checkpoint():
@@ -154,7 +158,7 @@ def _checkpoint():
 
 def _vae_checkpoint(state_dict=None, with_config: bool = True):
     """A checkpoint file for the default VAE under the isolated cache folder; returns its path."""
-    config = {**zoo.vae_defaults(), "kind": "vae"}
+    config = configs.VAEConfig().to_dict()
     state = models.VAE().state_dict() if state_dict is None else state_dict
     path = runtime.cache_dir() / "checkpoint.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -300,7 +304,7 @@ ROWS = [
         r"unknown setting\(s\) \['latent'\] \(did you mean 'latent_dim'\?\); valid: \[.*'beta'"),
     Row("zoo_ae_has_no_beta", lambda: zoo.trained_ae(beta=1.0), TypeError,
         r"unknown setting\(s\) \['beta'\]; valid: \['activation'"),
-    Row("judge_unknown_setting", lambda: judge.trained_judge(epoch=3), TypeError,
+    Row("judge_unknown_setting", lambda: zoo.trained_judge(epoch=3), TypeError,
         r"unknown setting\(s\) \['epoch'\] \(did you mean 'epochs'\?\)"),
     Row("zoo_epochs_zero", lambda: zoo.trained_vae(epochs=0), ValueError,
         r"epochs " + _POS_INT + "0"),
@@ -319,36 +323,37 @@ ROWS = [
     Row("zoo_conv_gaussian", lambda: zoo.trained_vae(conv=True, likelihood="gaussian"),
         ValueError, r"conv=True builds a ConvVAE, which has a Bernoulli likelihood only; "
         r"got likelihood='gaussian'"),
-    Row("judge_epochs_zero", lambda: judge.trained_judge(epochs=0), ValueError,
+    Row("judge_epochs_zero", lambda: zoo.trained_judge(epochs=0), ValueError,
         r"epochs " + _POS_INT + "0"),
     # ---- runtime -----------------------------------------------------------------------------
     Row("cache_other_architecture", _cache_for_other_architecture, RuntimeWarning,
-        r"cache entry .*\.pt is unreadable or does not match \(.*size mismatch for weight.*"
-        r"torch\.Size\(\[2, 3\]\).*torch\.Size\(\[2, 4\]\).*\); retraining it"),
+        r"the cached VAE with d = 3 .* could not be used \(the weights in .*\.pt do not fit the "
+        r"model its config describes .*'latent_dim': 3.*: \(8, 2\) in the file, \(8, 3\) in the "
+        r"model.*\); training it again"),
     Row("checkpoint_other_architecture",
         lambda: _checkpoint().load_checkpoint(_vae_checkpoint(models.VAE(latent_dim=10).state_dict())),
-        ValueError, r"the weights in .*checkpoint\.pt do not fit the architecture its config "
-        r"describes .*'latent_dim': 20.*size mismatch .*torch\.Size\(\[10, 400\]\)"),
+        ValueError, r"the weights in .*checkpoint\.pt do not fit the model its config describes "
+        r".*'latent_dim': 20.*: \(400, 10\) in the file, \(400, 20\) in the model"),
     Row("checkpoint_wrong_kind", lambda: _checkpoint().load_checkpoint(_vae_checkpoint(), kind="ae"),
         ValueError, r"checkpoint\.pt holds a 'vae' model, but a 'ae' was asked for"),
     Row("checkpoint_bare_state_dict",
         lambda: _checkpoint().load_checkpoint(_vae_checkpoint(with_config=False)), ValueError,
         r"checkpoint\.pt is not an aevae_lib checkpoint: expected a dict with 'config' and "
-        r"'state_dict' .*found \['decoder\."),
-    Row("checkpoint_unknown_kind", lambda: _checkpoint().model_from_config({"kind": "gan"}),
-        ValueError, r"config\['kind'\] must be one of \('ae', 'vae'\), got 'gan'"),
+        r"'state_dict', found \['decoder\."),
+    Row("checkpoint_unknown_kind", lambda: configs.config_from_dict({"kind": "gan"}),
+        ValueError, r"config\['kind'\] must be one of \['ae', 'judge', 'vae'\], got 'gan'"),
     Row("checkpoint_missing", lambda: _checkpoint().load_checkpoint("no-such-checkpoint.pt"),
         FileNotFoundError, r"no checkpoint at no-such-checkpoint\.pt"),
     Row("cli_unknown_model", lambda: _cli("train", "--model", "gan"), CLIError,
         r"(?s)exit 2: .*argument --model: invalid choice: 'gan' \(choose from '?ae'?, '?vae'?\)"),
     Row("cli_bad_hidden", lambda: _cli("train", "--model", "vae", "--hidden", "512,-1"), CLIError,
-        r"(?s)exit 2: .*--hidden sizes must be positive, got '512,-1'"),
+        r"(?s)exit 2: .*--hidden: sizes must be positive, like 512,256, got '512,-1'"),
     Row("cli_epochs_zero", lambda: _cli("train", "--model", "ae", "--epochs", "0"), CLIError,
-        r"exit 2: error: epochs must be a positive int, got 0"),
+        r"(?s)exit 2: .*--epochs: must be >= 1, got 0"),
     Row("cli_checkpoint_other_architecture",
         lambda: _cli("evaluate", str(_vae_checkpoint(models.VAE(latent_dim=10).state_dict()))),
-        CLIError, r"exit 2: error: the weights in .*checkpoint\.pt do not fit the architecture "
-        r"its config describes .*size mismatch"),
+        CLIError, r"exit 2: error: the weights in .*checkpoint\.pt do not fit the model its "
+        r"config describes .*in the file"),
     Row("cli_checkpoint_missing", lambda: _cli("evaluate", "no-such-checkpoint.pt"), CLIError,
         r"exit 2: error: no checkpoint at no-such-checkpoint\.pt"),
     Row("config_not_json", lambda: runtime.config_key({"layer": nn.Linear(1, 1)}), TypeError,
@@ -364,7 +369,7 @@ ROWS = [
     Row("fast_mode_number", runtime.fast_mode, ValueError,
         r"AEVAE_FAST must be 1/0 \(or true/false\), got '2'", {"AEVAE_FAST": "2"}),
     Row("device_unknown", lambda: runtime.get_device("tpu", verbose=False), ValueError,
-        r"prefer must be 'cuda', 'cuda:N', 'mps', 'cpu' or None, got 'tpu'"),
+        r"device must be 'cuda', 'cuda:N', 'mps', 'cpu' or None \(the best\), got 'tpu'"),
     # ---- data --------------------------------------------------------------------------------
     Row("mnist_bad_split", lambda: data.load_mnist("validation"), ValueError,
         r"split must be 'train' or 'test', got 'validation'"),
@@ -394,7 +399,7 @@ def no_network(monkeypatch):
 
     monkeypatch.setattr(data, "fetch", refuse)
     monkeypatch.setattr(zoo, "mnist_tensors", refuse)
-    monkeypatch.setattr(judge, "mnist_tensors", refuse)
+    monkeypatch.setattr(data, "mnist_tensors", refuse)
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])

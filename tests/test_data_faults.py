@@ -30,7 +30,7 @@ import pytest
 import torch
 from conftest import REPO
 
-from aevae_lib import data, runtime
+from aevae_lib import data
 from aevae_lib.data import DataError, load_mnist
 
 IMAGES, LABELS = "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"
@@ -189,14 +189,20 @@ def test_download_into_an_unwritable_cache_says_to_set_aevae_data(fake_mnist, un
 
 
 def test_an_unwritable_model_cache_still_returns_the_trained_model(unwritable_cache):
+    from aevae_lib import zoo
+    from aevae_lib.configs import AEConfig
+
     def train(model):
         with torch.no_grad():
-            model.weight.fill_(1.0)
+            model.decoder[0].weight.fill_(1.0)
         return {"loss": [0.5]}
 
+    config = AEConfig(latent_dim=2, hidden=(4,))
     with pytest.warns(RuntimeWarning, match=r"could not write the model cache .*Set AEVAE_CACHE"):
-        model, history = runtime.cached({"k": 1}, lambda: torch.nn.Linear(2, 2), train)
-    assert history == {"loss": [0.5]} and torch.equal(model.weight, torch.ones(2, 2))
+        model, history = zoo.load_or_train(
+            config, train, device=torch.device("cpu"), say=lambda text: None
+        )
+    assert history == {"loss": [0.5]} and bool((model.decoder[0].weight == 1.0).all())
 
 
 def test_loading_never_writes_into_the_data_folder(fake_mnist):
@@ -443,3 +449,50 @@ def test_two_interpreters_loading_and_downloading_at_once(fake_mnist, http_mirro
     assert len(_files(target)) == 4
     for name, blob in raw.items():
         assert gzip.decompress((target / "mnist" / f"{name}.gz").read_bytes()) == blob
+
+
+# ---- a failed download creates nothing; the errors name the folders ------------------------
+
+
+def test_a_failed_download_creates_no_folder(monkeypatch, tmp_path):
+    """Regression: a failed download left an empty AEVAE_DATA/mnist/ behind."""
+
+    def offline(url, timeout=60.0):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(data, "fetch", offline)
+    target = tmp_path / "data"
+    target.mkdir()
+    monkeypatch.setenv("AEVAE_DATA", str(target))
+    with pytest.raises(DataError, match="could not download"):
+        load_mnist("test")
+    assert list(target.iterdir()) == []  # no mnist/ sub-folder
+    with pytest.raises(DataError):
+        load_mnist("test", root=tmp_path / "new" / "deep")
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_mistyped_aevae_data_is_not_created_and_the_error_says_it_is_set(monkeypatch, tmp_path):
+    """Regression: a download went into a mistyped AEVAE_DATA folder, creating it."""
+    monkeypatch.setattr(data, "fetch", lambda url, timeout=60.0: pytest.fail("downloaded"))
+    mistyped = tmp_path / "shraed" / "data"
+    monkeypatch.setenv("AEVAE_DATA", str(mistyped))
+    with pytest.raises(DataError) as info:
+        load_mnist("test")
+    message = str(info.value)
+    assert f"AEVAE_DATA is set to {mistyped}, which is not a folder" in message
+    assert "unset AEVAE_DATA to download them into" in message
+    assert not (tmp_path / "shraed").exists()
+
+
+def test_the_missing_file_error_names_the_folders_and_says_aevae_data_is_set(monkeypatch, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("AEVAE_DATA", str(empty))
+    with pytest.raises(DataError) as info:
+        load_mnist("test", download=False)
+    message = str(info.value)
+    assert str(empty) in message and "AEVAE_DATA is already set (to " in message
+    monkeypatch.delenv("AEVAE_DATA")
+    with pytest.raises(DataError, match="Set the AEVAE_DATA environment variable"):
+        load_mnist("test", download=False)

@@ -21,6 +21,7 @@ scheduled by epochs, is ``cpu_run``.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
 import warnings
@@ -28,11 +29,11 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-from ..data import fixed_binarization
+from ..configs import VAEConfig
+from ..data import fixed_binarization, mnist_tensors
 from ..evaluate import negative_elbo, test_nll
 from ..models import VAE
 from ..objectives import bits_per_dim, gaussian_kl
-from ..zoo import mnist_tensors
 
 #: The IWAE paper's one-layer VAE: nats per test image, IS with 5000 samples (Burda et al. 2015).
 TARGET_NATS = 86.76
@@ -151,7 +152,9 @@ def train_for(
         try:
             stepper = _Stepper(model, x_train, batch_size, lr, use_graph)
         except Exception as err:  # a capture that fails must not cost the run: train eagerly
-            warnings.warn(f"CUDA graph capture failed ({err}); training eagerly", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"CUDA graph capture failed ({err}); training eagerly", RuntimeWarning, stacklevel=2
+            )
             use_graph = False
             stepper = _Stepper(model, x_train, batch_size, lr, False)
         n, steps, evals, best = len(x_train), 0, [], (math.inf, None)
@@ -171,7 +174,9 @@ def train_for(
                 if x_val is not None and elapsed >= next_eval:
                     next_eval += seconds / evaluations
                     val = _validate(model, x_val)
-                    evals.append({"t": round(elapsed, 1), "train_loss": float(loss), "val_neg_elbo": val})
+                    evals.append(
+                        {"t": round(elapsed, 1), "train_loss": float(loss), "val_neg_elbo": val}
+                    )
                     if val < best[0]:
                         best = (val, copy.deepcopy(model.state_dict()))
         if device.type == "cuda":
@@ -211,7 +216,9 @@ def run_reproduce(*, device: torch.device, progress=print, **settings) -> tuple[
     config = {**reproduce_defaults(), **settings}
     unknown = set(settings) - set(reproduce_defaults())
     if unknown:
-        raise TypeError(f"unknown setting(s) {sorted(unknown)}; valid: {sorted(reproduce_defaults())}")
+        raise TypeError(
+            f"unknown setting(s) {sorted(unknown)}; valid: {sorted(reproduce_defaults())}"
+        )
     if not config["minutes"] > 0:
         raise ValueError(f"minutes must be > 0, got {config['minutes']!r}")
     data = mnist_tensors(device)
@@ -222,11 +229,22 @@ def run_reproduce(*, device: torch.device, progress=print, **settings) -> tuple[
     x_val = fixed_binarization(x_all[perm[:n_val]], seed=1) if n_val else None
     x_train = x_all[perm[n_val:]]
     torch.manual_seed(config["seed"])
-    model = VAE(
-        latent_dim=config["latent_dim"], hidden=config["hidden"], activation=config["activation"]
-    ).to(device)
-    progress(f"training {sum(p.numel() for p in model.parameters()):,} parameters on {device} "
-             f"for {config['minutes']} min")
+    model_config = VAEConfig(
+        latent_dim=config["latent_dim"],
+        hidden=tuple(config["hidden"]),
+        activation=config["activation"],
+        batch_size=config["batch_size"],
+        lr=config["lr"],
+        schedule="cosine",
+        seed=config["seed"],
+        binarize=True,
+        device=device.type,
+    )
+    model = model_config.build().to(device)
+    progress(
+        f"training {sum(p.numel() for p in model.parameters()):,} parameters on {device} "
+        f"for {config['minutes']} min"
+    )
     history = train_for(
         model,
         x_train,
@@ -237,6 +255,8 @@ def run_reproduce(*, device: torch.device, progress=print, **settings) -> tuple[
         x_val=x_val,
         cuda_graphs=config["cuda_graphs"],
     )
+    # the schedule ran by the clock: the configuration records the passes actually made
+    model.config = dataclasses.replace(model_config, epochs=max(1, math.ceil(history["epochs"])))
     progress(f"trained {history['epochs']:.0f} epochs; evaluating with k={config['k']}")
     start = time.perf_counter()
     x_test = fixed_binarization(data["x_test"][: config["n_test"]], seed=0)

@@ -1,7 +1,7 @@
 """Speed benchmark: the book's training loop against the pytorch/examples pipeline and the
 compute limit of the machine, at equal numbers of epochs.
 
-- ``ours``: ``train.fit`` on in-memory tensors with the chapter-04 settings (``zoo.vae_defaults``:
+- ``ours``: ``train.fit`` on in-memory tensors with the chapter-04 settings (``configs.VAEConfig``:
   batch 256, cosine schedule, dynamic binarization) for the 784-400-20 VAE.
 - ``peer``: ``peer_vae.peer_train``, a faithful replica of pytorch/examples ``vae/main.py``
   (per-sample Dataset + DataLoader, batch 128, Adam 1e-3, grayscale targets).
@@ -26,12 +26,12 @@ import time
 import torch
 from torch import nn
 
-from ..data import binarize, fixed_binarization
+from ..configs import VAEConfig
+from ..data import binarize, fixed_binarization, mnist_tensors
 from ..evaluate import negative_elbo
 from ..models import VAE
 from ..runtime import flush_denormals
 from ..train import fit, vae_loss
-from ..zoo import mnist_tensors, vae_defaults
 from .peer_vae import peer_neg_elbo, peer_train
 
 
@@ -57,7 +57,9 @@ def sgemm_gflops(n: int = 1024, repeats: int = 20, threads: int | None = None) -
 
 def forward_matmul_flops(model: nn.Module) -> int:
     """FLOPs of the ``nn.Linear`` matmuls of one forward pass of one example (2 * in * out each)."""
-    return sum(2 * m.in_features * m.out_features for m in model.modules() if isinstance(m, nn.Linear))
+    return sum(
+        2 * m.in_features * m.out_features for m in model.modules() if isinstance(m, nn.Linear)
+    )
 
 
 def epoch_flops(model: nn.Module, n_train: int = 60_000) -> int:
@@ -100,9 +102,7 @@ def _summary(seconds: list[float], cpu_per_epoch: float) -> dict:
     }
 
 
-def run_bench(
-    *, epochs: int = 10, sweep: bool = True, sweep_epochs: int = 3, n_train=None
-) -> dict:
+def run_bench(*, epochs: int = 10, sweep: bool = True, sweep_epochs: int = 3, n_train=None) -> dict:
     """Run the benchmark and return one JSON-able dict (see the module docstring).
 
     Args:
@@ -115,8 +115,8 @@ def run_bench(
     n = len(data["x_train"])
     x_test_gray = data["x_test"]
     x_test_bin = fixed_binarization(x_test_gray, seed=0)
-    defaults = vae_defaults()
-    chosen = dict(batch_size=defaults["batch_size"], lr=defaults["lr"], schedule=defaults["schedule"])
+    defaults = VAEConfig()
+    chosen = dict(batch_size=defaults.batch_size, lr=defaults.lr, schedule=defaults.schedule)
 
     gflops = sgemm_gflops()
     flops = epoch_flops(VAE(latent_dim=20, hidden=[400]), n)
@@ -129,7 +129,9 @@ def run_bench(
         "test_neg_elbo": negative_elbo(model, x_test_bin)["neg_elbo"],
         "test_loss_grayscale": negative_elbo(model, x_test_gray)["neg_elbo"],
     }
-    _say(f"ours: {statistics.median(ours_seconds):.2f} s per epoch; the pytorch/examples replica: {epochs} epochs")
+    _say(
+        f"ours: {statistics.median(ours_seconds):.2f} s per epoch; the pytorch/examples replica: {epochs} epochs"
+    )
     peer_model, peer_history = peer_train(data["x_train"], data["y_train"], epochs=epochs)
     peer_seconds = peer_history["seconds"]
     _say(f"peer: {statistics.median(peer_seconds):.2f} s per epoch")
@@ -188,15 +190,15 @@ def run_sweep(data: dict, x_test_bin: torch.Tensor, *, epochs: int) -> dict:
                 "test_neg_elbo": negative_elbo(model, x_test_bin)["neg_elbo"],
             }
         )
-    defaults = vae_defaults()
+    defaults = VAEConfig()
     threads = []
     for t in sorted({1, torch.get_num_threads()}):
         _, seconds, _ = _ours(
             data,
             x_test_bin,
             epochs=2,
-            batch_size=defaults["batch_size"],
-            lr=defaults["lr"],
+            batch_size=defaults.batch_size,
+            lr=defaults.lr,
             schedule="cosine",
             threads=t,
         )

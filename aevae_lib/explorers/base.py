@@ -26,8 +26,7 @@ import torch
 import traitlets
 from torch import nn
 
-from ..figures import decode_images, encode_mean, strip
-from ..widgets import png_bytes
+from ..figures import decode_images, encode_mean, png_bytes, strip
 from .export import Blob, Export, export_net
 from .extract import decoder_net
 

@@ -8,7 +8,7 @@ computed here instead (``fallback_reason`` says why).
 
 Owns: ``mulberry32``, ``prior_draws``, ``BetaExplorer``, ``beta_explorer``.
 
-Used in: notebooks/09_beyond_the_vanilla_vae.ipynb. Static twin: ``figures.beta_figure``.
+Used in: notebooks/09_beyond_the_vanilla_vae.ipynb. Its static twin is the PNG it carries in its output (``Explorer._repr_mimebundle_``).
 """
 
 from __future__ import annotations
@@ -59,8 +59,7 @@ def prior_draws(seed: int, n: int, d: int) -> np.ndarray:
 def _rate_and_distortion(vae: nn.Module, x: torch.Tensor) -> tuple[np.ndarray, dict]:
     """(posterior means of x (B, d), {"kl": mean rate, "nll": mean distortion at z = mu}).
 
-    (``figures.beta_panel`` computes the same two numbers, but it also draws prior samples
-    with a CPU generator, which fails for a model on a GPU.)
+    Computed on the model's own device, so a model on a GPU works too.
     """
     x = x.to(next(vae.parameters()).device).float()
     mu, logvar = vae.encode(x)
@@ -212,7 +211,7 @@ def beta_explorer(
     instead; "auto" ships the decoders unless they cannot be exported or together exceed
     ``budget`` bytes (then ``fallback_reason`` says why). State: ``beta``, ``sample_seed``.
 
-    Used in: notebooks/09_beyond_the_vanilla_vae.ipynb. Static twin: ``figures.beta_figure``.
+    Used in: notebooks/09_beyond_the_vanilla_vae.ipynb. Its static twin is the PNG it carries in its output (``Explorer._repr_mimebundle_``).
     """
     check_models(models)
     x = check_images(x)

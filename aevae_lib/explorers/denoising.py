@@ -7,8 +7,7 @@ fraction of the pixels. The patterns travel in float16 and are used here as the 
 
 Owns: ``NOISE_TYPES``, ``DenoisingExplorer``, ``denoising_explorer``.
 
-Used in: notebooks/02_what_autoencoders_are_good_for.ipynb. Static twin:
-``figures.denoising_figure``.
+Used in: notebooks/02_what_autoencoders_are_good_for.ipynb. Its static twin is the PNG it carries in its output (``Explorer._repr_mimebundle_``).
 """
 
 from __future__ import annotations
@@ -151,8 +150,7 @@ def denoising_explorer(
     pixels) against the reconstructions of a denoising autoencoder; the page runs its encoder
     and decoder. The noise pattern is fixed (``seed``): only its level changes.
 
-    Used in: notebooks/02_what_autoencoders_are_good_for.ipynb. Static twin:
-    ``figures.denoising_figure``.
+    Used in: notebooks/02_what_autoencoders_are_good_for.ipynb. Its static twin is the PNG it carries in its output (``Explorer._repr_mimebundle_``).
     """
     x = check_images(x)
     n = min(n, len(x))

@@ -8,7 +8,7 @@ VAE of chapter 04: one path stays on digits, the other does not); the page runs 
 Owns: ``slerp``, ``interpolate_codes``, ``InterpolationExplorer``, ``interpolation_explorer``.
 
 Used in: notebooks/03_why_random_z_fails.ipynb (AE) and 05_vae_latent_space.ipynb (AE and
-VAE). Static twin: ``figures.interpolation_figure``.
+VAE). Its static twin is the PNG it carries in its output (``Explorer._repr_mimebundle_``).
 """
 
 from __future__ import annotations
@@ -191,7 +191,7 @@ def interpolation_explorer(
     ``steps`` images. State: ``a``, ``b`` (test-image indices), ``t``, ``path``.
 
     Used in: notebooks/03_why_random_z_fails.ipynb (AE) and 05_vae_latent_space.ipynb (AE and
-    VAE). Static twin: ``figures.interpolation_figure``.
+    VAE). Its static twin is the PNG it carries in its output (``Explorer._repr_mimebundle_``).
     """
     x = check_images(x)
     n = len(x)

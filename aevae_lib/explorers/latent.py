@@ -6,7 +6,7 @@ beneath, coloured by digit; two sliders (z1, z2) move the point from the keyboar
 
 Owns: ``LatentExplorer``, ``latent_explorer``.
 
-Used in: notebooks/05_vae_latent_space.ipynb. Static twin: ``figures.latent_grid_figure``.
+Used in: notebooks/05_vae_latent_space.ipynb. Its static twin is the PNG it carries in its output (``Explorer._repr_mimebundle_``).
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def latent_explorer(
     beneath, coloured by digit (the first ``n_points``). Two sliders (z1, z2) do the same from
     the keyboard: arrow keys move by ``step``, Page Up/Down by ten steps. State: ``z``.
 
-    Used in: notebooks/05_vae_latent_space.ipynb. Static twin: ``figures.latent_grid_figure``.
+    Used in: notebooks/05_vae_latent_space.ipynb. Its static twin is the PNG it carries in its output (``Explorer._repr_mimebundle_``).
     """
     check_2d(vae)
     if not (isinstance(z_range, (int, float)) and z_range > 0):

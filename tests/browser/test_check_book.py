@@ -161,8 +161,8 @@ def test_real_mathjax_and_a_real_widget_render_offline(chromium, tmp_path):
     import torch
     from ipywidgets.embed import embed_data
 
+    from aevae_lib.explorers import latent_explorer
     from aevae_lib.models import VAE
-    from aevae_lib.widgets import latent_explorer
 
     sys.path.insert(0, str(REPO / "book" / "_ext"))
     import widget_embed

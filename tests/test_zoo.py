@@ -1,8 +1,9 @@
-"""The trained-model cache: damage is detected and retrained, loading runs no pickled code,
-and the key changes with every setting that changes the result.
+"""zoo: the model cache (damage is detected and retrained, loading runs no pickled code, the
+key changes with every setting that changes the result), the line said before training, and
+the shipped reference VAE.
 
-Keys are computed without training: ``zoo.cached`` / ``judge.cached`` are replaced by a spy
-that records the configuration each public function would cache under.
+Keys are computed without training: ``zoo.load_or_train`` is replaced by a spy that records
+the configuration each public function would cache under.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import pytest
 import torch
 from torch import nn
 
-from aevae_lib import judge, runtime, zoo
-from aevae_lib.runtime import cache_dir, cached, config_key
+from aevae_lib import configs, runtime, zoo
+from aevae_lib.checkpoint import save_checkpoint
+from aevae_lib.runtime import cache_dir, config_key, sha256_file
 
 # ---- damage is detected ------------------------------------------------------------------
 
@@ -58,9 +60,29 @@ def _same(a: nn.Module, b: nn.Module) -> bool:
 
 def test_zoo_trains_once_then_loads(tiny_mnist, capsys):
     m1, h1 = zoo.trained_ae(progress=False, **SMALL_AE)
+    first = capsys.readouterr().out
     m2, h2 = zoo.trained_ae(progress=False, **SMALL_AE)
     assert len(tiny_mnist) == 1 and h1 == h2 and _same(m1, m2)
-    assert "Loaded the trained model" in capsys.readouterr().out
+    assert m1.config == m2.config == configs.from_settings(configs.AEConfig, **SMALL_AE)
+    assert (
+        "Training the autoencoder with d = 2 (1 epochs) (not in the model cache yet), about"
+        in first
+    )
+    assert (
+        "Loaded the trained autoencoder with d = 2 (1 epochs) from the model cache"
+        in capsys.readouterr().out
+    )
+
+
+def test_the_time_estimate_leaves_the_model_and_the_random_state_alone(tiny_mnist):
+    config = configs.from_settings(configs.AEConfig, **SMALL_AE)
+    model = config.build()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = torch.get_rng_state()
+    text = zoo._estimate(model, config, zoo._x_train, torch.device("cpu"))
+    assert text.startswith(", about ") and text.endswith((" s", " min"))
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
 def test_zoo_retrains_a_truncated_entry_with_a_warning(tiny_mnist):
@@ -68,7 +90,9 @@ def test_zoo_retrains_a_truncated_entry_with_a_warning(tiny_mnist):
     path = _entry_path()
     with open(path, "r+b") as fh:
         fh.truncate(os.path.getsize(path) // 2)
-    with pytest.warns(RuntimeWarning, match=r"cache entry .*\.pt is unreadable .*; retraining it"):
+    with pytest.warns(
+        RuntimeWarning, match=r"could not be used \(.*not a readable checkpoint.*; training it"
+    ):
         m2, _ = zoo.trained_ae(progress=False, **SMALL_AE)
     assert len(tiny_mnist) == 2 and _same(m1, m2)  # retrained, to the same weights
     zoo.trained_ae(progress=False, **SMALL_AE)  # and the new entry is good
@@ -88,7 +112,7 @@ def test_zoo_retrains_an_entry_with_one_flipped_weight_byte(tiny_mnist):
     with open(path, "wb") as fh:
         fh.write(bytes(blob))
     assert torch.load(path, weights_only=True)  # still loads: only the checksum can tell
-    with pytest.warns(RuntimeWarning, match=r"do not match their SHA-256 \(damaged file\)"):
+    with pytest.warns(RuntimeWarning, match=r"is damaged: its weights or history do not match"):
         m2, _ = zoo.trained_ae(progress=False, **SMALL_AE)
     assert len(tiny_mnist) == 2 and _same(m1, m2)
 
@@ -101,17 +125,21 @@ def test_an_entry_for_another_architecture_is_retrained(tiny_mnist):
     entry["state_dict"] = nn.Linear(3, 2).state_dict()
     entry.pop("sha256")
     torch.save(entry, path)
-    with pytest.warns(RuntimeWarning, match=r"(Missing|Unexpected) key.*retraining it"):
+    with pytest.warns(
+        RuntimeWarning, match=r"do not fit the model its config describes.*training it"
+    ):
         zoo.trained_ae(progress=False, **SMALL_AE)
     assert len(tiny_mnist) == 2
 
 
-def test_an_entry_stored_under_the_wrong_key_is_retrained():
-    cached({"a": 1}, lambda: nn.Linear(2, 2), lambda m: {}, verbose=False)
-    src = cache_dir() / "models" / f"{config_key({'a': 1})}.pt"
-    src.rename(cache_dir() / "models" / f"{config_key({'a': 2})}.pt")  # a copy gone astray
-    with pytest.warns(RuntimeWarning, match="stored config differs"):
-        cached({"a": 2}, lambda: nn.Linear(2, 2), lambda m: {}, verbose=False)
+def test_an_entry_stored_under_the_wrong_key_is_retrained(tiny_mnist):
+    zoo.trained_ae(progress=False, **SMALL_AE)
+    other = configs.from_settings(configs.AEConfig, **{**SMALL_AE, "seed": 5})
+    (cache_dir() / "models" / f"{other.key()}.pt").parent.mkdir(exist_ok=True)
+    os.rename(_entry_path(), zoo.cache_path(other))  # a copy gone astray
+    with pytest.warns(RuntimeWarning, match=r"holds another configuration \(seed differ"):
+        zoo.trained_ae(progress=False, **{**SMALL_AE, "seed": 5})
+    assert len(tiny_mnist) == 2
 
 
 # ---- weights_only: no pickled code runs ---------------------------------------------------
@@ -130,19 +158,19 @@ class _Payload:
         return (_record_call, (self.marker,))
 
 
-def test_a_pickle_with_an_arbitrary_object_is_refused_and_never_run(tmp_path):
+def test_a_pickle_with_an_arbitrary_object_is_refused_and_never_run(tiny_mnist, tmp_path):
     marker = tmp_path / "ran"
-    config = {"name": "evil"}
-    path = cache_dir() / "models" / f"{config_key(config)}.pt"
+    config = configs.from_settings(configs.AEConfig, **SMALL_AE)
+    path = zoo.cache_path(config)
     path.parent.mkdir(parents=True)
-    entry = {"config": config, "history": _Payload(str(marker)), "state_dict": {}}
+    entry = {"config": config.to_dict(), "history": _Payload(str(marker)), "state_dict": {}}
     torch.save(entry, path)
     with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
-        torch.load(path, weights_only=True)  # what cached() does
+        torch.load(path, weights_only=True)  # what loading a checkpoint does
     assert not marker.exists()
-    with pytest.warns(RuntimeWarning, match=r"Weights only load failed.*retraining it"):
-        _, history = cached(config, lambda: nn.Linear(2, 2), lambda m: {"ok": 1}, verbose=False)
-    assert history == {"ok": 1} and not marker.exists()
+    with pytest.warns(RuntimeWarning, match=r"is not a safe checkpoint.*training it"):
+        _, history = zoo.trained_ae(progress=False, **SMALL_AE)
+    assert history["loss"] and not marker.exists() and len(tiny_mnist) == 1
     torch.load(path, weights_only=True)  # overwritten by a clean entry
 
 
@@ -194,38 +222,41 @@ COMPANIONS = {
 
 @pytest.fixture
 def cache_spy(monkeypatch):
-    """Replace ``cached`` in zoo and judge: record each config, build the model, do not train."""
-    configs = []
+    """Replace ``zoo.load_or_train``: record each config, build the model, do not train."""
+    seen = []
 
-    def spy(config, build, train, **kwargs):
-        configs.append(config)
-        return build(), {}
+    def spy(config, train, **kwargs):
+        seen.append(config)
+        return config.build(), {}
 
-    monkeypatch.setattr(zoo, "cached", spy)
-    monkeypatch.setattr(judge, "cached", spy)
-    return configs
+    monkeypatch.setattr(zoo, "load_or_train", spy)
+    return seen
 
 
 TRAINERS = {
-    "ae": (zoo.trained_ae, zoo.ae_defaults),
-    "vae": (zoo.trained_vae, zoo.vae_defaults),
-    "judge": (judge.trained_judge, judge.judge_defaults),
+    "ae": (zoo.trained_ae, configs.AEConfig),
+    "vae": (zoo.trained_vae, configs.VAEConfig),
+    "judge": (zoo.trained_judge, configs.JudgeConfig),
 }
+
+
+def _defaults(cls) -> dict:
+    return {k: v for k, v in cls().to_dict().items() if k not in ("kind", "device")}
 
 
 def _key(cache_spy, trainer, **settings) -> str:
     trainer(device="cpu", progress=False, **settings)
-    return config_key(cache_spy[-1])
+    return cache_spy[-1].key()
 
 
 @pytest.mark.parametrize("fast", ["0", "1"])
 @pytest.mark.parametrize("kind", sorted(TRAINERS))
 def test_flipping_any_setting_changes_the_cache_key(kind, fast, cache_spy, monkeypatch):
     monkeypatch.setenv("AEVAE_FAST", fast)
-    trainer, defaults = TRAINERS[kind]
+    trainer, cls = TRAINERS[kind]
     base = _key(cache_spy, trainer)
     keys = {"defaults": base}
-    for name, value in defaults().items():
+    for name, value in _defaults(cls).items():
         assert name in ALTERNATIVES, f"add an alternative value for the new setting {name!r}"
         other = next(v for v in ALTERNATIVES[name] if v != value)
         keys[name] = _key(cache_spy, trainer, **{**COMPANIONS.get(name, {}), name: other})
@@ -235,8 +266,8 @@ def test_flipping_any_setting_changes_the_cache_key(kind, fast, cache_spy, monke
 
 @pytest.mark.parametrize("kind", sorted(TRAINERS))
 def test_the_same_settings_give_the_same_key(kind, cache_spy):
-    trainer, defaults = TRAINERS[kind]
-    explicit = {k: tuple(v) if isinstance(v, list) else v for k, v in defaults().items()}
+    trainer, cls = TRAINERS[kind]
+    explicit = {k: tuple(v) if isinstance(v, list) else v for k, v in _defaults(cls).items()}
     assert _key(cache_spy, trainer) == _key(cache_spy, trainer, **explicit)  # tuple == list
 
 
@@ -251,11 +282,81 @@ def test_fast_and_full_mode_models_never_share_an_entry(cache_spy, monkeypatch):
 def test_the_key_records_kind_device_and_cache_version(cache_spy):
     keys = {kind: _key(cache_spy, trainer) for kind, (trainer, _) in TRAINERS.items()}
     assert len(set(keys.values())) == 3
-    assert all(c["device"] == "cpu" and c["kind"] in TRAINERS for c in cache_spy)
-    config = cache_spy[-1]
+    assert all(c.device == "cpu" and c.kind in TRAINERS for c in cache_spy)
+    config = cache_spy[-1].to_dict()
     before = config_key(config)
     runtime.CACHE_VERSION += 1
     try:
         assert config_key(config) != before
     finally:
         runtime.CACHE_VERSION -= 1
+
+
+def test_the_keys_of_the_book_models_are_those_of_the_last_release(cache_spy):
+    """A model cached before configs.py existed is still found: same settings, same key."""
+    assert _key(cache_spy, zoo.trained_ae) == config_key(
+        {
+            "latent_dim": 30,
+            "hidden": [512, 256],
+            "activation": "relu",
+            "output": "sigmoid",
+            "epochs": 5,
+            "batch_size": 128,
+            "lr": 3e-3,
+            "schedule": "stable-decay",
+            "seed": 0,
+            "n_train": None,
+            "noise_std": 0.0,
+            "mask_fraction": 0.0,
+            "exclude_digit": None,
+            "kind": "ae",
+            "device": "cpu",
+        }
+    )
+    assert _key(cache_spy, zoo.trained_vae) == config_key(
+        {
+            "latent_dim": 20,
+            "hidden": [400],
+            "activation": "relu",
+            "likelihood": "bernoulli",
+            "learn_variance": False,
+            "beta": 1.0,
+            "conv": False,
+            "channels": 32,
+            "conv_hidden": 256,
+            "free_bits": 0.0,
+            "epochs": 25,
+            "batch_size": 256,
+            "lr": 3e-3,
+            "schedule": "cosine",
+            "seed": 0,
+            "binarize": True,
+            "n_train": None,
+            "kind": "vae",
+            "device": "cpu",
+        }
+    )
+
+
+# ---- the shipped reference VAE --------------------------------------------------------------
+
+
+def test_the_reference_vae_is_none_until_shipped_and_verified_by_its_sha256(tmp_path):
+    assert zoo.reference_vae(path=tmp_path / "reference_vae.pt") is None
+    config = configs.VAEConfig(latent_dim=4, hidden=(8, 8))
+    path = save_checkpoint(
+        tmp_path / "reference_vae.pt",
+        config.build(),
+        config,
+        {"seconds": 1.0, "reference_run": {"best_epoch": 3}},
+    )
+    with pytest.raises(ValueError, match="has no reference_vae.pt.sha256 beside it"):
+        zoo.reference_vae(path=path)
+    (tmp_path / "reference_vae.pt.sha256").write_text(f"{sha256_file(path)}  reference_vae.pt\n")
+    model, loaded, history = zoo.reference_vae(path=path)
+    assert loaded.hidden == (8, 8) and history["reference_run"]["best_epoch"] == 3
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 1  # one flipped bit
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="does not match its SHA-256"):
+        zoo.reference_vae(path=path)
