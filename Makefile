@@ -83,7 +83,10 @@ $(BIN)/python:
 	  || { echo "Python 3.10 or newer is needed (set PYTHON=...)" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
+# pip 24 or newer: older ones reject a git+file:// requirement (tests/test_install.py) and some
+# of the newer packaging metadata.
 $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --upgrade "pip>=24"
 	$(BIN)/python -m pip install -c constraints.txt $(PIP_TORCH_FLAGS) "$(TORCH)"
 	$(BIN)/python -m pip install -c constraints.txt -e '.[test,book,lab]'
 	@touch $@

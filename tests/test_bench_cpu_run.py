@@ -120,7 +120,7 @@ def test_export_writes_a_checkpoint_and_its_sha256(mnist, tmp_path):
     digest, name = (tmp_path / "ref.pt.sha256").read_text().split()
     assert name == "ref.pt" and digest == cpu_run.sha256_file(path)
     model, config, history = load_checkpoint(path)
-    assert config["binarize"] and config["hidden"] == [32, 32]
+    assert config.binarize and tuple(config.hidden) == (32, 32)
     assert _same_tensors(model.state_dict(), state["best"]["state_dict"])
     assert history["reference_run"]["best_epoch"] == state["best"]["epoch"]
 

@@ -24,7 +24,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from aevae_lib import models, objectives, zoo
+from aevae_lib import models, objectives
+from aevae_lib.configs import VAEConfig
 from aevae_lib.data import load_mnist
 
 REPO = Path(__file__).resolve().parents[1]
@@ -189,7 +190,7 @@ def _markdown() -> str:
 def test_the_schedule_result_was_made_with_the_current_vae_settings():
     result = _schedule()
     assert result["mode"] == "full"
-    defaults = zoo.vae_defaults()
+    defaults = VAEConfig().to_dict()
     cosine = result["runs"]["cosine"]
     assert cosine["settings"] == {
         "lr": defaults["lr"],
