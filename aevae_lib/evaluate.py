@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .likelihood import check_vae, iw_log_likelihood
-from .objectives import elbo_loss, gaussian_kl
+from .objectives import elbo_loss, gaussian_kl, gaussian_kl_per_dim
 
 
 def _positive(value, name: str) -> int:
@@ -72,7 +72,7 @@ def kl_per_dimension(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) 
     total = None
     for xb in x.split(batch_size):
         mu, logvar = model.encode(xb.to(_device(model)))
-        kl = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).sum(dim=0)  # (d,)
+        kl = gaussian_kl_per_dim(mu, logvar).sum(dim=0)  # (d,)
         total = kl if total is None else total + kl
     return (total / len(x)).cpu()
 

@@ -8,6 +8,9 @@ Kingma and Welling 2013; Mohamed et al. 2020). This module returns *per-sample* 
 estimates, so a notebook can average them, put error bars on them and measure their variance,
 both on a one-dimensional toy and on the encoder of a trained VAE.
 
+Owns: ``toy_gradient_samples``, ``encoder_parameters``, ``encoder_gradient_samples``,
+``total_variance``. The loss whose gradient they sample, ``elbo_surrogate``, is in ``objectives``.
+
 Used in: notebooks/06_reparameterization_trick.ipynb.
 """
 
@@ -18,14 +21,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .objectives import gaussian_kl, log_likelihood, log_normal
-
-ESTIMATORS = ("pathwise", "score")
-
-
-def _check_estimator(estimator: str) -> None:
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+from .objectives import check_estimator, elbo_surrogate
 
 
 def toy_gradient_samples(
@@ -41,7 +37,7 @@ def toy_gradient_samples(
     Column 0 estimates the derivative in mu, column 1 the derivative in sigma. ``psi`` maps a
     tensor of z values elementwise to psi(z) and must be written in torch (for autograd).
     """
-    _check_estimator(estimator)
+    check_estimator(estimator)
     if not sigma > 0 or n < 1:
         raise ValueError(f"need sigma > 0 and n >= 1, got sigma={sigma!r}, n={n!r}")
     mu_t = torch.full((n,), float(mu), dtype=torch.float64, requires_grad=True)
@@ -67,38 +63,6 @@ def encoder_parameters(model: nn.Module) -> list[nn.Parameter]:
     ]
 
 
-def elbo_surrogate(model: nn.Module, x: torch.Tensor, estimator: str) -> dict:
-    """A loss whose gradient is a single-sample estimate of -grad ELBO, batch mean.
-
-    Both estimators use the closed-form KL (its gradient is exact); they differ only in how
-    the reconstruction term E_q[log p(x | z)] is differentiated with respect to phi:
-        pathwise: backpropagate through z = mu + sigma * eps;
-        score:    log p(x | z) * grad log q(z | x), with z treated as a constant.
-    Returns dict(loss, neg_elbo, recon, kl); only ``loss`` is meant for ``backward()``.
-    """
-    _check_estimator(estimator)
-    mu, logvar = model.encode(x)  # (B, d) each
-    z = model.reparameterize(mu, logvar)  # (B, d)
-    if estimator == "score":
-        z = z.detach()
-    x_out, x_logvar = model.decode_params(z)
-    log_px_z = log_likelihood(model.likelihood, x, x_out, 0.0 if x_logvar is None else x_logvar)
-    kl = gaussian_kl(mu, logvar)  # (B,)
-    if estimator == "pathwise":
-        surrogate = -log_px_z + kl
-    else:
-        log_q = log_normal(z, mu, logvar)  # (B,), differentiable in phi only
-        # decoder still learns from log p(x|z); the encoder gets the score-function term
-        surrogate = -log_px_z - log_px_z.detach() * log_q + kl
-    neg_elbo = (-log_px_z + kl).detach()
-    return {
-        "loss": surrogate.mean(),
-        "neg_elbo": neg_elbo.mean(),
-        "recon": -log_px_z.detach().mean(),
-        "kl": kl.detach().mean(),
-    }
-
-
 def encoder_gradient_samples(
     model: nn.Module, x: torch.Tensor, estimator: str, n_repeats: int, seed: int = 0
 ) -> torch.Tensor:
@@ -108,7 +72,7 @@ def encoder_gradient_samples(
     repeats. Returns (n_repeats, P) with P the number of encoder parameters, on the CPU
     whatever the model's device (ready for statistics and plots).
     """
-    _check_estimator(estimator)
+    check_estimator(estimator)
     params = encoder_parameters(model)
     torch.manual_seed(seed)  # the noise inside model.reparameterize
     rows = []
@@ -124,13 +88,3 @@ def total_variance(samples: torch.Tensor) -> float:
     if samples.dim() != 2 or samples.shape[0] < 2:
         raise ValueError(f"need samples of shape (n >= 2, P), got {tuple(samples.shape)}")
     return samples.double().var(dim=0).sum().item()
-
-
-def estimator_loss(estimator: str) -> Callable[[nn.Module, torch.Tensor], dict]:
-    """``elbo_surrogate`` as a ``train.fit`` loss function (log the real loss as ``neg_elbo``)."""
-    _check_estimator(estimator)
-
-    def loss(model: nn.Module, x: torch.Tensor) -> dict:
-        return elbo_surrogate(model, x, estimator)
-
-    return loss

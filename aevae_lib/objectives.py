@@ -1,23 +1,37 @@
-"""Pure loss, likelihood, KL and bound functions.
+"""Every loss of the book, and the likelihood, KL and bound terms they are made of.
+
+Owns: the per-example terms (``log_likelihood`` and its three data types, ``gaussian_kl`` and
+``gaussian_kl_per_dim``, ``log_normal``, ``iw_bound``, ``bits_per_dim``), ``elbo_loss``, and the
+training losses ``train.fit`` minimizes: ``ae_loss``, ``denoising_ae_loss``, ``vae_loss`` (beta,
+free bits), ``classifier_loss``, and ``elbo_surrogate``/``estimator_loss`` (the ELBO with a
+pathwise or a score-function gradient, chapter 06). A training loss has the signature
+``LossFn``: ``loss_fn(model, x) -> dict`` with the "loss" to minimize and any terms to log.
 
 Reduction convention (stated once, used everywhere): every function that scores examples
 returns one number per example, **summed over data (or latent) dimensions**, shape (B,).
 Losses average those over the batch. Results are in nats per image; divide by D * ln 2 for
 bits per dimension. KL divergences are returned as positive numbers.
 
-Used in: notebooks/04_vae.ipynb (first), 05, 06, 07, 08.
+Used in: notebooks/01_autoencoder.ipynb (``ae_loss``), 02, 04-09.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
+from .corrupt import corrupt
 
 LOG_2PI = math.log(2.0 * math.pi)
 
 LIKELIHOODS = ("bernoulli", "gaussian", "continuous_bernoulli")
+
+#: A loss function for ``train.fit``: ``loss_fn(model, x) -> dict`` whose "loss" is minimized.
+LossFn = Callable[[nn.Module, torch.Tensor], dict]
 
 
 def _check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
@@ -36,6 +50,12 @@ def has_nonfinite(t: torch.Tensor) -> bool:
     an overflow of large finite values, is checked element by element.
     """
     return bool(not torch.isfinite(t.sum()) and not torch.isfinite(t).all())
+
+
+def check_nonnegative(value, name: str, unit: str = "") -> None:
+    """Refuse anything but a real number >= 0 (not a bool, not NaN) for the setting ``name``."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
+        raise ValueError(f"{name} must be a number >= 0{unit}, got {value!r}")
 
 
 def _check_finite(t: torch.Tensor, name: str) -> None:
@@ -61,8 +81,16 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     KL = 1/2 * sum_j (mu_j^2 + sigma_j^2 - log sigma_j^2 - 1)
     (Kingma and Welling 2013, Auto-Encoding Variational Bayes, Appendix B.)
     """
+    return gaussian_kl_per_dim(mu, logvar).sum(dim=-1)
+
+
+def gaussian_kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """The terms of ``gaussian_kl`` before the sum: one KL per latent dimension, (B, d) -> (B, d).
+
+    KL_j = 1/2 * (mu_j^2 + sigma_j^2 - log sigma_j^2 - 1). Free bits and active units use them.
+    """
     _check_same_shape(mu, logvar, "mu", "logvar")
-    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).sum(dim=-1)
+    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0)
 
 
 def log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -152,8 +180,7 @@ def elbo_loss(
     Returns:
         dict(loss, recon, kl): ``recon`` = mean -log p(x|z), ``kl`` = mean KL (positive), in nats.
     """
-    if not isinstance(beta, (int, float)) or isinstance(beta, bool) or not beta >= 0:
-        raise ValueError(f"beta must be a number >= 0, got {beta!r}")
+    check_nonnegative(beta, "beta")
     if not all(hasattr(out, field) for field in ("x_out", "mu", "logvar")):
         raise TypeError(
             "out must be the VAEOutput that VAE.forward returns (fields x_out, mu, logvar), "
@@ -181,3 +208,108 @@ def iw_bound(log_weights: torch.Tensor) -> torch.Tensor:
 def bits_per_dim(nats_per_image: float, dims: int = 784) -> float:
     """Convert nats per image to bits per dimension."""
     return nats_per_image / (dims * math.log(2.0))
+
+
+# --- Training losses: what ``train.fit`` minimizes -------------------------------------
+
+
+def ae_loss(model: nn.Module, x: torch.Tensor) -> dict:
+    """Autoencoder loss: squared error summed over pixels, mean over the batch (nats-free)."""
+    x_hat = model(x).x_hat
+    sse = (x_hat - x).pow(2).sum(dim=1)  # (B,)
+    return {"loss": sse.mean()}
+
+
+def denoising_ae_loss(noise_std: float = 0.0, mask_fraction: float = 0.0) -> LossFn:
+    """Denoising autoencoder loss (Vincent et al. 2008): reconstruct the *clean* x from a
+    corrupted copy, ``corrupt.corrupt(x, noise_std, mask_fraction)``; squared error summed over
+    pixels, mean over the batch. The corruption draws from torch's global generator (seeded by
+    ``fit``). Used in: notebooks/02_what_autoencoders_are_good_for.ipynb."""
+    corrupt(torch.zeros(1, 1), noise_std, mask_fraction)  # check the levels now, not mid-training
+
+    def loss(model: nn.Module, x: torch.Tensor) -> dict:
+        x_tilde = corrupt(x, noise_std, mask_fraction)  # (B, D), a fresh corruption each call
+        x_hat = model(x_tilde).x_hat
+        return {"loss": (x_hat - x).pow(2).sum(dim=1).mean()}
+
+    return loss
+
+
+def vae_loss(likelihood: str = "bernoulli", beta: float = 1.0, free_bits: float = 0.0) -> LossFn:
+    """The negative ELBO of ``objectives.elbo_loss`` as a ``fit`` loss function.
+
+    ``free_bits`` = lambda > 0 replaces the KL term by sum_j max(lambda, KL_j), where KL_j is the
+    batch mean of latent dimension j's KL (Kingma et al. 2016): a dimension whose KL is below
+    lambda nats feels no pull towards the prior, which keeps it from collapsing. The logged
+    "kl" and "recon" stay the true terms; "loss" is the objective. Used in: chapter 09.
+    """
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+    check_nonnegative(beta, "beta")
+    check_nonnegative(free_bits, "free_bits", " (nats per latent dimension)")
+
+    def loss(model: nn.Module, x: torch.Tensor) -> dict:
+        out = model(x)
+        terms = elbo_loss(x, out, likelihood=likelihood, beta=beta)
+        if free_bits > 0:
+            kl_dims = gaussian_kl_per_dim(out.mu, out.logvar).mean(dim=0)  # (d,)
+            terms["loss"] = terms["recon"] + beta * kl_dims.clamp(min=free_bits).sum()
+        return terms
+
+    return loss
+
+
+def classifier_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict:
+    """Cross-entropy of a classifier, mean over the batch."""
+    logits = model(x)
+    return {"loss": F.cross_entropy(logits, y), "acc": (logits.argmax(1) == y).float().mean()}
+
+
+ESTIMATORS = ("pathwise", "score")
+
+
+def check_estimator(estimator: str) -> None:
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+
+
+def elbo_surrogate(model: nn.Module, x: torch.Tensor, estimator: str) -> dict:
+    """A loss whose gradient is a single-sample estimate of -grad ELBO, batch mean.
+
+    Both estimators use the closed-form KL (its gradient is exact); they differ only in how
+    the reconstruction term E_q[log p(x | z)] is differentiated with respect to phi:
+        pathwise: backpropagate through z = mu + sigma * eps;
+        score:    log p(x | z) * grad log q(z | x), with z treated as a constant.
+    Returns dict(loss, neg_elbo, recon, kl); only ``loss`` is meant for ``backward()``.
+    """
+    check_estimator(estimator)
+    mu, logvar = model.encode(x)  # (B, d) each
+    z = model.reparameterize(mu, logvar)  # (B, d)
+    if estimator == "score":
+        z = z.detach()
+    x_out, x_logvar = model.decode_params(z)
+    log_px_z = log_likelihood(model.likelihood, x, x_out, 0.0 if x_logvar is None else x_logvar)
+    kl = gaussian_kl(mu, logvar)  # (B,)
+    if estimator == "pathwise":
+        surrogate = -log_px_z + kl
+    else:
+        log_q = log_normal(z, mu, logvar)  # (B,), differentiable in phi only
+        # decoder still learns from log p(x|z); the encoder gets the score-function term
+        surrogate = -log_px_z - log_px_z.detach() * log_q + kl
+    neg_elbo = (-log_px_z + kl).detach()
+    return {
+        "loss": surrogate.mean(),
+        "neg_elbo": neg_elbo.mean(),
+        "recon": -log_px_z.detach().mean(),
+        "kl": kl.detach().mean(),
+    }
+
+
+def estimator_loss(estimator: str) -> Callable[[nn.Module, torch.Tensor], dict]:
+    """``elbo_surrogate`` as a ``train.fit`` loss function (log the real loss as ``neg_elbo``)."""
+    check_estimator(estimator)
+
+    def loss(model: nn.Module, x: torch.Tensor) -> dict:
+        return elbo_surrogate(model, x, estimator)
+
+    return loss

@@ -1,4 +1,7 @@
-"""One readable training loop over in-memory tensors, plus cached "reference" models.
+"""The training loop: ``fit`` and its learning-rate schedules (the losses live in ``objectives``).
+
+Owns: ``fit``, ``adam``, ``SCHEDULES``/``lr_factor``/``DECAY_FRACTION``, ``check_fit_settings``
+and the non-finite-loss guard.
 
 ``fit`` is the loop every chapter uses: minibatches by tensor indexing (no per-sample
 DataLoader), optional dynamic binarization, Adam, a tqdm progress bar, a history dict, and a
@@ -14,16 +17,12 @@ import time
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .corrupt import corrupt
 from .data import binarize as _binarize
 from .data import minibatches
-from .objectives import LIKELIHOODS, elbo_loss, has_nonfinite
+from .objectives import LossFn, has_nonfinite
 from .runtime import fast_epochs, flush_denormals
-
-LossFn = Callable[[nn.Module, torch.Tensor], dict]
 
 #: ``callback(model, epoch, history)``, called by ``fit`` after every epoch (see ``fit``).
 Callback = Callable[[nn.Module, int, dict], None]
@@ -33,65 +32,6 @@ SCHEDULES = ("constant", "cosine", "stable-decay")
 
 #: Fraction of the steps over which "stable-decay" lowers the learning rate linearly to 0.
 DECAY_FRACTION = 0.2
-
-
-def ae_loss(model: nn.Module, x: torch.Tensor) -> dict:
-    """Autoencoder loss: squared error summed over pixels, mean over the batch (nats-free)."""
-    x_hat = model(x).x_hat
-    sse = (x_hat - x).pow(2).sum(dim=1)  # (B,)
-    return {"loss": sse.mean()}
-
-
-def denoising_ae_loss(noise_std: float = 0.0, mask_fraction: float = 0.0) -> LossFn:
-    """Denoising autoencoder loss (Vincent et al. 2008): reconstruct the *clean* x from a
-    corrupted copy, ``corrupt.corrupt(x, noise_std, mask_fraction)``; squared error summed over
-    pixels, mean over the batch. The corruption draws from torch's global generator (seeded by
-    ``fit``). Used in: notebooks/02_what_autoencoders_are_good_for.ipynb."""
-    corrupt(torch.zeros(1, 1), noise_std, mask_fraction)  # check the levels now, not mid-training
-
-    def loss(model: nn.Module, x: torch.Tensor) -> dict:
-        x_tilde = corrupt(x, noise_std, mask_fraction)  # (B, D), a fresh corruption each call
-        x_hat = model(x_tilde).x_hat
-        return {"loss": (x_hat - x).pow(2).sum(dim=1).mean()}
-
-    return loss
-
-
-def vae_loss(likelihood: str = "bernoulli", beta: float = 1.0, free_bits: float = 0.0) -> LossFn:
-    """The negative ELBO of ``objectives.elbo_loss`` as a ``fit`` loss function.
-
-    ``free_bits`` = lambda > 0 replaces the KL term by sum_j max(lambda, KL_j), where KL_j is the
-    batch mean of latent dimension j's KL (Kingma et al. 2016): a dimension whose KL is below
-    lambda nats feels no pull towards the prior, which keeps it from collapsing. The logged
-    "kl" and "recon" stay the true terms; "loss" is the objective. Used in: chapter 09.
-    """
-    if likelihood not in LIKELIHOODS:
-        raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
-    if not isinstance(beta, (int, float)) or isinstance(beta, bool) or not beta >= 0:
-        raise ValueError(f"beta must be a number >= 0, got {beta!r}")
-
-    if not isinstance(free_bits, (int, float)) or isinstance(free_bits, bool) or not free_bits >= 0:
-        raise ValueError(
-            f"free_bits must be a number >= 0 (nats per latent dimension), got {free_bits!r}"
-        )
-
-    def loss(model: nn.Module, x: torch.Tensor) -> dict:
-        out = model(x)
-        terms = elbo_loss(x, out, likelihood=likelihood, beta=beta)
-        if free_bits > 0:
-            kl_dims = 0.5 * (out.mu.pow(2) + out.logvar.exp() - out.logvar - 1.0).mean(
-                dim=0
-            )  # (d,)
-            terms["loss"] = terms["recon"] + beta * kl_dims.clamp(min=free_bits).sum()
-        return terms
-
-    return loss
-
-
-def classifier_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict:
-    """Cross-entropy of a classifier, mean over the batch."""
-    logits = model(x)
-    return {"loss": F.cross_entropy(logits, y), "acc": (logits.argmax(1) == y).float().mean()}
 
 
 def fit(

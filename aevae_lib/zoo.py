@@ -32,8 +32,9 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .configs import AEConfig, JudgeConfig, ModelConfig, VAEConfig, from_settings
 from .data import binarize as _binarize
 from .data import mnist_tensors
+from .objectives import ae_loss, classifier_loss, denoising_ae_loss, vae_loss
 from .runtime import cache_dir, get_device, sha256_file
-from .train import adam, ae_loss, classifier_loss, denoising_ae_loss, fit, vae_loss
+from .train import adam, fit
 
 
 def _device(device) -> torch.device:

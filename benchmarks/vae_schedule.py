@@ -60,8 +60,9 @@ def run(fast: bool) -> dict:
     from aevae_lib.data import fixed_binarization
     from aevae_lib.evaluate import negative_elbo
     from aevae_lib.models import VAE
+    from aevae_lib.objectives import vae_loss
     from aevae_lib.runtime import seed_everything
-    from aevae_lib.train import fit, vae_loss
+    from aevae_lib.train import fit
 
     seed_everything(0)
     defaults = VAEConfig().to_dict()

@@ -136,7 +136,7 @@ def _vae_out(b: int = 2, d: int = 4, k: int = 3) -> models.VAEOutput:
 
 def _fit(x=None, **kwargs):
     model = models.Autoencoder(input_dim=4, latent_dim=2, hidden=())
-    args = dict(loss_fn=train.ae_loss, epochs=1, batch_size=4, progress=False)
+    args = dict(loss_fn=objectives.ae_loss, epochs=1, batch_size=4, progress=False)
     return train.fit(model, _x(8, 4) if x is None else x, **{**args, **kwargs})
 
 
@@ -273,9 +273,9 @@ ROWS = [
     Row("pca_zero_components", lambda: evaluate.PCA(0), ValueError,
         r"n_components " + _POS_INT + "0"),
     # ---- train -------------------------------------------------------------------------------
-    Row("vae_loss_beta_negative", lambda: train.vae_loss(beta=-0.1), ValueError,
+    Row("vae_loss_beta_negative", lambda: objectives.vae_loss(beta=-0.1), ValueError,
         r"beta must be a number >= 0, got -0\.1"),
-    Row("vae_loss_unknown_likelihood", lambda: train.vae_loss("poisson"), ValueError,
+    Row("vae_loss_unknown_likelihood", lambda: objectives.vae_loss("poisson"), ValueError,
         r"likelihood must be one of \(.*\), got 'poisson'"),
     Row("fit_epochs_zero", lambda: _fit(epochs=0), ValueError, r"epochs " + _POS_INT + "0"),
     Row("fit_batch_size_zero", lambda: _fit(batch_size=0), ValueError,

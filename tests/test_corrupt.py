@@ -7,7 +7,8 @@ import torch
 
 from aevae_lib.corrupt import corrupt, gaussian_noise, mask_pixels
 from aevae_lib.models import Autoencoder
-from aevae_lib.train import denoising_ae_loss, fit
+from aevae_lib.objectives import denoising_ae_loss
+from aevae_lib.train import fit
 
 
 def gen(seed=0):

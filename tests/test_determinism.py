@@ -15,7 +15,7 @@ import pytest
 import torch
 from conftest import REPO, shared_mnist
 
-from aevae_lib import evaluate, train
+from aevae_lib import evaluate, objectives, train
 from aevae_lib.data import fixed_binarization, load_digits
 from aevae_lib.models import VAE, Autoencoder
 
@@ -48,7 +48,7 @@ def _vae():
 
 
 def test_vae_training_twice_gives_identical_history_and_weights(digits):
-    kwargs = dict(loss_fn=train.vae_loss(), binarize=True, lr=3e-3, schedule="cosine", seed=3)
+    kwargs = dict(loss_fn=objectives.vae_loss(), binarize=True, lr=3e-3, schedule="cosine", seed=3)
     m1, h1 = _train(_vae, digits, **kwargs)
     m2, h2 = _train(_vae, digits, **kwargs)
     assert h1 == h2 and len(h1["loss"]) == 2
@@ -59,21 +59,21 @@ def test_autoencoder_training_twice_gives_identical_history_and_weights(digits):
     def make():
         return Autoencoder(input_dim=64, latent_dim=3, hidden=(16,))
 
-    m1, h1 = _train(make, digits, loss_fn=train.ae_loss)
-    m2, h2 = _train(make, digits, loss_fn=train.ae_loss)
+    m1, h1 = _train(make, digits, loss_fn=objectives.ae_loss)
+    m2, h2 = _train(make, digits, loss_fn=objectives.ae_loss)
     assert h1 == h2 and _same_weights(m1, m2)
 
 
 def test_a_different_seed_gives_a_different_run(digits):
     """So the two tests above are not vacuous: the seed does reach the shuffling and noise."""
-    _, h1 = _train(_vae, digits, loss_fn=train.vae_loss(), binarize=True, seed=0)
-    _, h2 = _train(_vae, digits, loss_fn=train.vae_loss(), binarize=True, seed=1)
+    _, h1 = _train(_vae, digits, loss_fn=objectives.vae_loss(), binarize=True, seed=0)
+    _, h2 = _train(_vae, digits, loss_fn=objectives.vae_loss(), binarize=True, seed=1)
     assert h1 != h2
 
 
 def test_global_random_state_does_not_leak_into_fit(digits):
     """fit seeds what it uses: random draws made before it do not change its result."""
-    kwargs = dict(loss_fn=train.vae_loss(), binarize=True, seed=0)
+    kwargs = dict(loss_fn=objectives.vae_loss(), binarize=True, seed=0)
     m1, h1 = _train(_vae, digits, **kwargs)
     torch.manual_seed(0)
     model = _vae()

@@ -10,8 +10,8 @@ import torch
 from aevae_lib import models
 from aevae_lib.data import fixed_binarization, load_digits
 from aevae_lib.models import VAE, Autoencoder, ConvVAE, DigitClassifier, VAEOutput
-from aevae_lib.objectives import elbo_loss
-from aevae_lib.train import fit, vae_loss
+from aevae_lib.objectives import elbo_loss, vae_loss
+from aevae_lib.train import fit
 
 
 @pytest.fixture

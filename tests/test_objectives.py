@@ -15,7 +15,9 @@ from torch.distributions import (
 )
 
 from aevae_lib import objectives as obj
-from aevae_lib.models import VAEOutput
+from aevae_lib.data import fixed_binarization, load_digits
+from aevae_lib.models import VAE, VAEOutput
+from aevae_lib.train import fit
 
 
 @pytest.fixture
@@ -203,3 +205,79 @@ def test_iw_bound_rejects_bad_shapes():
 def test_bits_per_dim():
     assert obj.bits_per_dim(100.0) == pytest.approx(100 / (784 * math.log(2)))
     assert obj.bits_per_dim(64 * math.log(2), dims=64) == pytest.approx(1.0)
+
+
+# --- Training losses (the loss functions train.fit minimizes) ---------------------------------
+
+
+@pytest.fixture
+def tiny_vae():
+    torch.manual_seed(0)
+    x_train, _, _, _ = load_digits()
+    return VAE(input_dim=64, latent_dim=2, hidden=(16,)), fixed_binarization(x_train[:32])
+
+
+def test_kl_per_dimension_matches_torch_distributions_and_sums_to_the_kl(gen):
+    mu, logvar = torch.randn(5, 4, generator=gen), torch.randn(5, 4, generator=gen)
+    q = Normal(mu, (0.5 * logvar).exp())
+    reference = kl_divergence(q, Normal(torch.zeros(4), torch.ones(4)))  # (5, 4)
+    torch.testing.assert_close(obj.gaussian_kl_per_dim(mu, logvar), reference)
+    torch.testing.assert_close(obj.gaussian_kl(mu, logvar), reference.sum(-1))
+
+
+def test_free_bits_objective_is_recon_plus_clamped_per_dimension_kl():
+    torch.manual_seed(0)
+    model = VAE(input_dim=64, latent_dim=6, hidden=[32])
+    x = (torch.rand(16, 64, generator=torch.Generator().manual_seed(3)) < 0.4).float()
+    torch.manual_seed(1)
+    terms = obj.vae_loss(free_bits=0.3)(model, x)
+    torch.manual_seed(1)
+    out = model(x)
+    kl_dims = 0.5 * (out.mu**2 + out.logvar.exp() - out.logvar - 1).mean(0)  # (6,), by hand
+    plain = obj.vae_loss()
+    torch.manual_seed(1)
+    reference = plain(model, x)
+    torch.testing.assert_close(terms["recon"], reference["recon"])
+    torch.testing.assert_close(terms["kl"], reference["kl"])  # the logged KL is the true one
+    torch.testing.assert_close(terms["loss"], reference["recon"] + kl_dims.clamp(min=0.3).sum())
+
+
+def test_free_bits_stops_the_kl_gradient_of_dimensions_below_the_floor():
+    torch.manual_seed(0)
+    model = VAE(input_dim=64, latent_dim=6, hidden=[32])
+    x = (torch.rand(16, 64, generator=torch.Generator().manual_seed(3)) < 0.4).float()
+    h = model.encoder(x)
+    mu, logvar = model.mean_layer(h), model.logvar_layer(h)
+    kl_dims = 0.5 * (mu**2 + logvar.exp() - logvar - 1).mean(0)
+    floor = float(kl_dims.max().detach()) + 1.0  # every dimension below the floor
+    grad = torch.autograd.grad(kl_dims.clamp(min=floor).sum(), model.mean_layer.weight)[0]
+    assert torch.count_nonzero(grad) == 0
+
+
+def test_free_bits_must_be_a_non_negative_number():
+    with pytest.raises(ValueError, match="free_bits must be a number >= 0"):
+        obj.vae_loss(free_bits=-0.1)
+
+
+def test_elbo_surrogate_matches_the_negative_elbo_in_value(tiny_vae):
+    vae, x = tiny_vae
+    torch.manual_seed(3)
+    terms = obj.elbo_surrogate(vae, x, "pathwise")
+    torch.testing.assert_close(terms["loss"], terms["neg_elbo"])
+    torch.testing.assert_close(terms["neg_elbo"], terms["recon"] + terms["kl"])
+
+
+def test_estimator_loss_trains_with_fit(tiny_vae):
+    vae, x = tiny_vae
+    history = fit(
+        vae, x, loss_fn=obj.estimator_loss("score"), epochs=3, batch_size=16, progress=False
+    )
+    assert {"loss", "neg_elbo", "recon", "kl"} <= set(history)
+
+
+def test_an_unknown_estimator_is_refused_by_name(tiny_vae):
+    vae, x = tiny_vae
+    with pytest.raises(ValueError, match=r"estimator must be one of \('pathwise', 'score'\)"):
+        obj.elbo_surrogate(vae, x, "reinforce")
+    with pytest.raises(ValueError, match="estimator must be one of"):
+        obj.estimator_loss("reinforce")

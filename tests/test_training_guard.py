@@ -25,7 +25,7 @@ def _loss_that_breaks(at_call: int, value: float):
     calls = []
 
     def loss_fn(model, x):
-        terms = train.ae_loss(model, x)
+        terms = objectives.ae_loss(model, x)
         if len(calls) == at_call:
             terms["loss"] = terms["loss"] * 0 + value
         calls.append(1)
@@ -77,7 +77,13 @@ def test_a_learning_rate_far_too_high_is_caught_not_trained_through():
     model = Autoencoder(input_dim=4, latent_dim=2, hidden=(), output="linear")
     with pytest.raises(FloatingPointError, match=r"at epoch 1, step \d+\. .*learning rate"):
         train.fit(
-            model, _data(64), loss_fn=train.ae_loss, epochs=5, batch_size=4, lr=1e12, progress=False
+            model,
+            _data(64),
+            loss_fn=objectives.ae_loss,
+            epochs=5,
+            batch_size=4,
+            lr=1e12,
+            progress=False,
         )
 
 
@@ -90,7 +96,7 @@ def test_weights_that_turn_nan_midway_are_caught():
             with torch.no_grad():
                 m.encoder[0].weight[0, 0] = float("nan")
         calls.append(1)
-        return train.ae_loss(m, x)
+        return objectives.ae_loss(m, x)
 
     with pytest.raises(FloatingPointError, match=r"non-finite loss \(nan\) at epoch 1, step 2"):
         train.fit(model, _data(16), loss_fn=loss_fn, epochs=1, batch_size=4, progress=False)
@@ -105,7 +111,7 @@ def test_nan_in_the_training_data_is_refused_before_the_first_step():
     with pytest.raises(
         ValueError, match=r"NaN or infinite values in 2 of 16 examples \(first: row 5\)"
     ):
-        train.fit(model, x, loss_fn=train.ae_loss, epochs=1, batch_size=4, progress=False)
+        train.fit(model, x, loss_fn=objectives.ae_loss, epochs=1, batch_size=4, progress=False)
     assert all(torch.equal(a, b) for a, b in zip(before, _params(model), strict=True))
 
 
@@ -117,7 +123,7 @@ def test_nan_fed_to_a_model_mid_training_is_named_by_the_model():
         if len(calls) == 3:
             x = x * float("nan")
         calls.append(1)
-        return train.vae_loss()(m, x)
+        return objectives.vae_loss()(m, x)
 
     model = VAE(input_dim=4, latent_dim=2, hidden=(8,))
     with pytest.raises(ValueError, match=r"x must be finite, got 16 NaN"):

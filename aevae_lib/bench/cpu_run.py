@@ -48,6 +48,7 @@ from ..configs import VAEConfig
 from ..data import fixed_binarization, load_mnist
 from ..evaluate import negative_elbo
 from ..models import VAE
+from ..objectives import vae_loss
 from ..runtime import atomic_write_bytes, flush_denormals, sha256_file
 from ..train import (
     DECAY_FRACTION,
@@ -55,7 +56,6 @@ from ..train import (
     _train_epoch,
     adam,
     check_fit_settings,
-    vae_loss,
 )
 
 #: Format tag of the state file; a file with another tag is refused.

@@ -30,8 +30,9 @@ from ..configs import VAEConfig
 from ..data import binarize, fixed_binarization, mnist_tensors
 from ..evaluate import negative_elbo
 from ..models import VAE
+from ..objectives import vae_loss
 from ..runtime import flush_denormals
-from ..train import fit, vae_loss
+from ..train import fit
 from .peer_vae import peer_neg_elbo, peer_train
 
 
