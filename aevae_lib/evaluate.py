@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .latent import encode_all
 from .likelihood import check_vae, iw_log_likelihood
 from .objectives import elbo_loss, gaussian_kl, gaussian_kl_per_dim
 
@@ -82,7 +83,7 @@ def active_units(model: nn.Module, x: torch.Tensor, threshold: float = 0.01) -> 
     """Latent dimensions whose posterior mean varies with x: Cov_x(E_q[z_j]) > threshold
     (Burda et al. 2015, Section 5.2)."""
     check_vae(model)
-    mu = torch.cat([model.encode(xb.to(_device(model)))[0] for xb in x.split(1000)])
+    mu = encode_all(model, x)  # (N, d) posterior means, on the CPU
     return int((mu.var(dim=0) > threshold).sum())
 
 

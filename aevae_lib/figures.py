@@ -1,7 +1,7 @@
 """Image helpers shared by the explorers, and the latent traversals of chapter 09.
 
-- ``encode_mean`` / ``decode_images``: a model's code for images (a VAE's posterior mean) and
-  the images it decodes (a VAE's mean image), on CPU in [0, 1];
+- ``decode_images``: the images a model decodes from codes (a VAE's mean image), on the CPU
+  in [0, 1] (codes come from ``latent.encode_all``, the one "encode a dataset" helper);
 - ``check_images``, ``check_index``, ``check_2d``, ``check_models``: argument checks with
   messages that say what was expected;
 - ``strip``: images side by side as one array; ``png_bytes``: an array as a PNG;
@@ -23,17 +23,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from .latent import encode_all
+
 
 def _device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
-
-
-@torch.no_grad()
-def encode_mean(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Codes of images x (B, D) -> (B, d): the code of an AE, the posterior mean of a VAE."""
-    model.eval()
-    z = model.encode(x.to(_device(model)))
-    return z[0] if isinstance(z, tuple) else z
 
 
 @torch.no_grad()
@@ -108,13 +102,13 @@ def latent_traversal(model: nn.Module, x: torch.Tensor, dim: int, values) -> tor
     x = check_images(x.reshape(1, -1) if x.dim() == 1 else x, "x")
     if len(x) != 1:
         raise ValueError(f"x must be one image (784,) or (1, 784), got {len(x)} images")
-    z0 = encode_mean(model, x)  # (1, d)
+    z0 = encode_all(model, x)  # (1, d), on the CPU
     check_index(int(dim), z0.shape[1], "dim")
     values = torch.as_tensor(values, dtype=z0.dtype).flatten()  # (n,)
     if values.numel() == 0:
         raise ValueError("values must hold at least one value for the dimension")
     z = z0.repeat(len(values), 1)  # (n, d)
-    z[:, int(dim)] = values.to(z.device)
+    z[:, int(dim)] = values
     return decode_images(model, z)  # (n, D)
 
 

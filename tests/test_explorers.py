@@ -17,7 +17,8 @@ from ipywidgets.embed import embed_data
 from torch import nn
 
 from aevae_lib import explorers as E
-from aevae_lib.figures import decode_images, encode_mean, strip
+from aevae_lib.figures import decode_images, strip
+from aevae_lib.latent import encode_all
 from aevae_lib.models import VAE, Autoencoder, ConvVAE
 
 
@@ -105,7 +106,7 @@ def test_the_page_arithmetic_is_pytorch_arithmetic(make, atol):
     np.testing.assert_allclose(page, decode_images(model, z).numpy(), atol=atol)
     x = torch.rand(5, 784, generator=torch.Generator().manual_seed(5))
     codes = E.run_net(E.encoder_net(model), x.numpy())
-    np.testing.assert_allclose(codes, encode_mean(model, x).numpy(), atol=2e-5)
+    np.testing.assert_allclose(codes, encode_all(model, x).numpy(), atol=2e-5)
 
 
 def test_gptq_rounding_keeps_the_layer_output_closer_than_rounding_to_nearest():
@@ -216,7 +217,7 @@ def test_latent_explorer_follows_z_as_pytorch_decodes_it(vae2d, x):
     assert not np.allclose(before, w.arrays["decoded"])
     assert w.caption == "decoded digit at z = (1.50, -0.75)"
     codes = E.Blob.read(w.blob, w.spec["codes"]).reshape(-1, 2)
-    np.testing.assert_allclose(codes, encode_mean(vae2d, x).numpy(), atol=2e-3)  # float16
+    np.testing.assert_allclose(codes, encode_all(vae2d, x).numpy(), atol=2e-3)  # float16
     np.testing.assert_array_equal(E.Blob.read(w.blob, w.spec["labels"]), labels.numpy())
     assert 0 < w.model_bytes <= w.data_bytes
 
@@ -239,7 +240,7 @@ def test_interpolation_explorer_shows_both_models_and_both_paths(vae2d, ae, x):
     w = E.interpolation_explorer({"AE": ae, "VAE": vae2d}, x, index_a=3, index_b=2, steps=5)
     assert w.spec["gallery"][:4] == [0, 1, 2, 3] and len(w.spec["gallery"]) == 12
     assert set(w.arrays) == {"now-0", "path-0", "now-1", "path-1"}
-    z_a, z_b = encode_mean(ae, x[[3, 2]]).numpy()
+    z_a, z_b = encode_all(ae, x[[3, 2]]).numpy()
     for path in ("linear", "spherical"):
         w.path = path
         w.t = 0.25
@@ -250,7 +251,7 @@ def test_interpolation_explorer_shows_both_models_and_both_paths(vae2d, ae, x):
     w.a = 7
     np.testing.assert_allclose(
         w.arrays["path-1"][:, :28],
-        decode_images(vae2d, encode_mean(vae2d, x[7:8])).numpy().reshape(28, 28), atol=1e-6
+        decode_images(vae2d, encode_all(vae2d, x[7:8])).numpy().reshape(28, 28), atol=1e-6
     )  # fmt: skip
     assert w.caption == "test images 7 and 2; t = 0.25 on the spherical path"
     with pytest.raises(traitlets.TraitError, match="gallery"):
@@ -271,7 +272,7 @@ def test_denoising_explorer_runs_encoder_and_decoder_on_the_fixed_noise(ae, x):
     eps = E.Blob.read(w.blob, w.spec["eps"]).astype(np.float32).reshape(4, 784)
     x8 = torch.from_numpy(np.rint(x[:4].numpy() * 255) / 255).float()
     noisy = (x8 + 0.5 * torch.from_numpy(eps)).clamp(0, 1)
-    ref = decode_images(ae, encode_mean(ae, noisy)).numpy()
+    ref = decode_images(ae, encode_all(ae, noisy)).numpy()
     np.testing.assert_allclose(w.arrays["recon"], strip(ref), atol=1e-5)
     assert not np.allclose(w.arrays["recon"], clean_recon)
     w.noise_type = "mask"

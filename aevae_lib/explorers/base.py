@@ -26,7 +26,8 @@ import torch
 import traitlets
 from torch import nn
 
-from ..figures import decode_images, encode_mean, png_bytes, strip
+from ..figures import decode_images, png_bytes, strip
+from ..latent import encode_all
 from .export import Blob, Export, export_net
 from .extract import decoder_net
 
@@ -57,7 +58,7 @@ def decode(model: nn.Module, z) -> np.ndarray:
 
 def encode(model: nn.Module, x: torch.Tensor) -> np.ndarray:
     """PyTorch's codes (posterior means, for a VAE) of images x, float64 numpy."""
-    return encode_mean(model, x.float()).cpu().numpy().astype(np.float64)
+    return encode_all(model, x.float()).numpy().astype(np.float64)
 
 
 def page_images(x: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
