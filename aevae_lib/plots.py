@@ -125,6 +125,21 @@ def images_with_titles(
     return fig
 
 
+def _finish_curves(fig, ax, xlabel, ylabel, logy, n_curves, title) -> Figure:
+    """Labels, log scale, grid, a legend when there is more than one curve, title, layout."""
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    if n_curves > 1:
+        ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
 def loss_curves(
     curves: Mapping[str, Sequence[float]],
     title: str | None = None,
@@ -138,17 +153,7 @@ def loss_curves(
     for label, values in curves.items():
         values = _to_numpy(values)
         ax.plot(np.arange(1, len(values) + 1), values, marker="o", ms=3, label=label)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if logy:
-        ax.set_yscale("log")
-    ax.grid(alpha=0.3)
-    if len(curves) > 1:
-        ax.legend()
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return _finish_curves(fig, ax, xlabel, ylabel, logy, len(curves), title)
 
 
 def curves(
@@ -183,17 +188,7 @@ def curves(
         ax.set_xscale("log")
         ax.set_xticks(x, labels=[f"{v:g}" for v in x])
         ax.xaxis.set_minor_locator(NullLocator())
-    if logy:
-        ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
-    if len(ys) > 1:
-        ax.legend()
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return _finish_curves(fig, ax, xlabel, ylabel, logy, len(ys), title)
 
 
 def latent_scatter(
