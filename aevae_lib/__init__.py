@@ -1,10 +1,18 @@
 """aevae_lib: the small, tested helper library of the AE/VAE book.
 
-Layers (lower never import upper):
-    runtime, data          seeds, device, fast mode, caches; MNIST and batching
-    models, objectives     nn.Modules; pure loss / bound / KL functions
-    train, evaluate, judge training loop; metrics, IW bounds, sample-quality judge
-    plots, figures, widgets  presentation (widgets: ipywidgets; figures: their static twins)
+Layers (a module imports only from its own layer or the layers below it; the test
+``tests/test_library_layout.py`` checks this):
+
+    entry points     cli, __main__, bench/          the command line, benchmarks, the reference run
+    presentation     plots, diagrams, figures,      figures, diagrams, in-browser explorers
+                     explorers/
+    train, evaluate  train, evaluate, anomaly,      the training loop, metrics, the trained-model
+                     judge, zoo, exercises/         zoo, the exercise checkers
+    models, terms    models, objectives, configs,   networks, every loss, one configuration type
+                     checkpoint, likelihood, toy,   per model kind, checkpoints, the IW bound,
+                     latent, gradients              the linear-Gaussian toy, code-space tools
+    bottom           runtime, data, corrupt, claims seeds, device, fast mode, caches; MNIST;
+                                                    corruptions; a chapter's checked claims
 
 Importing the package has no side effects: no seeding, no downloads, no file access.
 """

@@ -6,6 +6,8 @@ inputs by how unusual they are.
 The area under the ROC curve (AUC) is the probability that a random anomaly scores higher
 than a random normal input (1.0: perfect ranking, 0.5: chance).
 
+Owns: ``reconstruction_errors``, ``roc``.
+
 Used in: notebooks/02_what_autoencoders_are_good_for.ipynb.
 """
 

@@ -11,6 +11,8 @@ which sentence, what this run measured, and why that may have happened. Claims a
 for the book's full run. Fast mode (``AEVAE_FAST=1``) trains shorter on less data, so a
 claim is skipped there unless it passes ``fast=``, a looser condition the fast run must meet.
 
+Owns: ``ClaimError``, ``claim``.
+
 Used in: every chapter's hidden cells.
 """
 

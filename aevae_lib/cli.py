@@ -13,8 +13,9 @@ checked before any work starts, and an error is one line on standard error (exit
 With ``--json`` the standard output is exactly one JSON object (missing values are null,
 never NaN); progress and messages go to standard error.
 
-Owns: the argument parser and its checks, the ``train``/``evaluate`` commands and the test
-metrics they print; ``bench``, ``reference`` and ``reproduce`` call ``aevae_lib.bench``.
+Owns: ``build_parser`` (the arguments and their checks), ``main``, and one function per
+command: ``cmd_train`` and ``cmd_evaluate`` (with the test metrics they print), and
+``cmd_bench``, ``cmd_reference``, ``cmd_reproduce``, which call ``aevae_lib.bench``.
 
 Used in: README.md, benchmarks/README.md.
 """

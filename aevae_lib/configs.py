@@ -9,8 +9,9 @@ line and the judge all go through these classes, so there is one answer to "how 
 model built?" (the nanoGPT ``GPTConfig`` idea).
 
 Owns: ``AEConfig``, ``VAEConfig``, ``JudgeConfig``, ``config_from_dict``, ``from_settings``
-(defaults updated by a chapter's keyword arguments, with fast mode applied), the checks of
-every setting, and ``fit_settings``.
+(defaults updated by a chapter's keyword arguments, with fast mode applied), the checks of every
+setting, and ``fit_settings``; ``ModelConfig`` (what every kind shares), ``field_names`` and
+``unknown_settings_message`` (the error that lists the known settings).
 
 Used in: ``zoo`` (every chapter's ``trained_*``), ``checkpoint``, ``cli``.
 """

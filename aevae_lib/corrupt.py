@@ -12,6 +12,8 @@ clean x. Two corruptions are used in the book:
 All functions keep the shape (N, D), keep pixel values in [0, 1], and draw their randomness from
 ``generator`` (or from torch's global generator, which ``train.fit`` seeds).
 
+Owns: ``gaussian_noise``, ``mask_pixels``, ``corrupt``.
+
 Used in: notebooks/02_what_autoencoders_are_good_for.ipynb.
 """
 

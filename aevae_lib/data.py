@@ -11,6 +11,9 @@ truncated, corrupted or wrong file is refused with a message that names it and t
 
 Images come back as float32 in [0, 1] with shape (N, 784); labels as int64 with shape (N,).
 
+Owns: ``DataError``, ``fetch``, ``load_mnist``, ``mnist_tensors``, ``load_digits``,
+``binarize``, ``fixed_binarization``, ``minibatch_indices``, ``minibatches``.
+
 Used in: every notebook.
 """
 

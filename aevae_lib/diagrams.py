@@ -6,6 +6,9 @@ small set of drawing helpers, one font size and one palette: encoder blue, decod
 random nodes green, gradients red, loss terms purple. Their axes are measured in inches, so a
 circle stays round and a label's size on the page is its size in the code.
 
+Owns: ``autoencoder``, ``vae``, ``graphical_model``, ``reparameterization``, ``elbo_gap``,
+``kl_asymmetry``, ``posterior_contours``.
+
 Used in: notebooks/01_autoencoder.ipynb, 04_vae.ipynb, 06_reparameterization_trick.ipynb and
 07_deriving_the_elbo.ipynb.
 """

@@ -6,6 +6,9 @@ squared error per image), matching the reduction convention of ``objectives``.
 The importance-weighted bound lives in ``likelihood`` (``iw_log_likelihood``); it is imported
 here because the chapters call it as ``evaluate.iw_log_likelihood``.
 
+Owns: ``negative_elbo``, ``test_nll``, ``kl_per_dimension``, ``active_units``, ``reconstruct``,
+``sse_per_image``, ``PCA``, ``principal_angles``, ``kl_check``.
+
 Used in: notebooks/01 (PCA, reconstruction error), 04, 05, 07 and 08 (the bounds), 09 (rate
 and distortion, the rate of each latent dimension, active units).
 """

@@ -11,6 +11,9 @@
 Images are (N, 784) tensors with intensities in [0, 1]. A model is an ``Autoencoder``, a
 ``VAE`` or anything with ``encode``/``decode``.
 
+Owns: ``decode_images``, ``png_bytes``, ``check_images``, ``check_index``, ``strip``,
+``check_2d``, ``check_models``, ``latent_traversal``, ``traversal_rows``.
+
 Used in: aevae_lib/explorers (every explorer), notebooks/09 (traversals).
 """
 

@@ -2,6 +2,9 @@
 k-NN, draw random codes (standard normal, uniform in a box, a Gaussian fitted to the codes),
 measure how far codes lie from the codes of the training images, and interpolate.
 
+Owns: ``encode_all``, ``knn_accuracy``, ``fit_gaussian``, ``sample_gaussian``, ``sample_box``,
+``nearest_code_distance``, ``interpolate``.
+
 Used in: notebooks/02_what_autoencoders_are_good_for.ipynb (encode, knn_accuracy),
 03_why_random_z_fails.ipynb (random codes, fitted Gaussian, interpolation),
 04_vae.ipynb (encode, fitted Gaussian for the autoencoder's samples) and

@@ -11,6 +11,9 @@
 - ``LITERATURE``: published test negative log-likelihoods on binarized MNIST, with their
   conditions and sources (shared/docs/ANCHORS.md), for the table of chapter 08.
 
+Owns: ``check_vae``, ``log_importance_weights``, ``iw_log_likelihood``, ``iw_estimates``,
+``iw_bounds``, ``effective_sample_size``, ``mean_and_standard_error``.
+
 Used in: notebooks/04, 05, 07 and 08 (through ``evaluate``, which re-exports the bound).
 """
 

@@ -6,7 +6,8 @@ Canonical VAE API (as in pytorch/examples' vae): ``encode -> (mu, logvar)``,
 log-variance when there is one). How a model is configured and built lives in ``configs``.
 
 Owns: ``Autoencoder``, ``VAE``, ``ConvVAE``, ``DigitClassifier``, their named outputs, ``mlp``,
-``squash_logvar`` and the input checks of every forward pass.
+``squash_logvar``, the input checks of every forward pass, ``AEOutput`` (with ``VAEOutput``,
+what ``forward`` returns) and ``count_parameters``.
 
 Used in: notebooks/01_autoencoder.ipynb (Autoencoder), 04_vae.ipynb (VAE), 03 (DigitClassifier),
 09_beyond_the_vanilla_vae.ipynb (ConvVAE).

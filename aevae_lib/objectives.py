@@ -6,6 +6,10 @@ training losses ``train.fit`` minimizes: ``ae_loss``, ``denoising_ae_loss``, ``v
 free bits), ``classifier_loss``, and ``elbo_surrogate``/``estimator_loss`` (the ELBO with a
 pathwise or a score-function gradient, chapter 06). A training loss has the signature
 ``LossFn``: ``loss_fn(model, x) -> dict`` with the "loss" to minimize and any terms to log.
+The data types' log-likelihoods are ``bernoulli_log_likelihood``, ``gaussian_log_likelihood``
+and ``continuous_bernoulli_log_likelihood`` (with ``continuous_bernoulli_log_norm``);
+``log_standard_normal`` is the prior's density; ``has_nonfinite``, ``check_nonnegative`` and
+``check_estimator`` are the checks the losses share.
 
 Reduction convention (stated once, used everywhere): every function that scores examples
 returns one number per example, **summed over data (or latent) dimensions**, shape (B,).

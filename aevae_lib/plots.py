@@ -6,6 +6,9 @@ configured at import time (no ``plt.show()``, no rcParams). In a notebook the re
 is displayed because it is the cell's last value; ``save_figure`` writes it as SVG/PDF for
 lecturers' slides. Images are (n, 784) tensors or arrays with intensities in [0, 1].
 
+Owns: ``tile``, ``image_grid``, ``image_rows``, ``images_with_titles``, ``loss_curves``,
+``curves``, ``latent_scatter``, ``code_histograms``, ``roc_figure``, ``table``, ``save_figure``.
+
 Used in: notebooks/01_autoencoder.ipynb (first), 02_what_autoencoders_are_good_for.ipynb,
 03_why_random_z_fails.ipynb and later chapters.
 """

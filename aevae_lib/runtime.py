@@ -1,9 +1,9 @@
 """Runtime helpers, the bottom layer: seeds, device, fast mode, the cache folder, safe writes.
 
-Owns: ``seed_everything``, ``get_device``, ``fast_mode`` with what it shrinks
-(``FAST_EPOCHS``, ``FAST_N_TRAIN``, ``fast_epochs``), ``flush_denormals``, ``cache_dir``,
-``config_key`` (the hash that names a cached model), ``atomic_write_bytes`` and
-``sha256_file``.
+Owns: ``seed_everything``, ``get_device``, ``fast_mode`` with what it shrinks (``FAST_EPOCHS``,
+``FAST_N_TRAIN``, ``fast_epochs``), ``flush_denormals``, ``cache_dir``, ``config_key`` (the hash
+that names a cached model), ``atomic_write_bytes``, ``sha256_file``, and ``pick`` (a full-run
+value or its fast-mode value).
 
 Nothing here runs at import time. Every function reads the environment when it is called,
 so a notebook can set ``AEVAE_FAST`` or ``AEVAE_CACHE`` before using the library.

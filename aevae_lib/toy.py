@@ -12,6 +12,10 @@ KL(q || p(z | x)), the gap closes at q = p(z | x), and the importance-weighted b
 to log p(x) as k grows. The variational distribution ``q`` is any ``torch.distributions``
 ``MultivariateNormal`` (full covariance) or diagonal ``Normal`` made ``Independent``.
 
+Owns: ``LinearGaussian``, ``diagonal_gaussian``, ``best_diagonal_gaussian``, ``elbo_exact``,
+``gaussian_kl_full``, ``gaussian_kl_general``, ``elbo_monte_carlo``, ``iw_bound``,
+``inverse_squash_logvar``, ``linear_gaussian_vae``.
+
 Used in: notebooks/07_deriving_the_elbo.ipynb and tests/test_toy.py, tests/test_evaluate.py.
 """
 

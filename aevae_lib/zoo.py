@@ -10,9 +10,10 @@ So chapters reuse each other's models, yet each still runs on its own.
 Fast mode (``AEVAE_FAST=1``) is applied by ``configs.from_settings``: at most
 ``runtime.FAST_EPOCHS`` epochs on the first ``runtime.FAST_N_TRAIN`` images.
 
-Owns: ``trained_ae``, ``trained_vae``, ``trained_judge`` (each returns the model, which
-carries its configuration as ``model.config``, and the training history), ``load_or_train``
-(the cache), and ``reference_vae``, the long-trained VAE shipped with the library.
+Owns: ``trained_ae``, ``trained_vae``, ``trained_judge`` (each returns the model, which carries
+its configuration as ``model.config``, and the training history), ``load_or_train`` (the cache),
+``cache_path`` (where a configuration's checkpoint lives), and ``reference_vae``, the
+long-trained VAE shipped with the library.
 
 Used in: every chapter that trains a model; ``python -m aevae_lib train``.
 """

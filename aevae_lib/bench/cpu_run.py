@@ -26,6 +26,9 @@ hours and to be stopped and started again:
 ``export`` writes the best weights as an ordinary checkpoint (``checkpoint.load_checkpoint``
 reads it) and a SHA-256 file beside it; ``zoo.reference_vae`` verifies that hash.
 
+Owns: ``reference_defaults``, ``check_settings``, ``split``, ``model_config``, ``build_model``,
+``validation_neg_elbo``, ``load_state``, ``run``, ``summary``, ``export``.
+
 Used in: ``python -m aevae_lib reference`` (benchmarks/README.md shows the command).
 """
 

@@ -14,6 +14,8 @@ pixels, single-sample ELBO), wider, and trained for a fixed wall-clock budget:
   arithmetic; TF32 matmuls in training, full float32 in evaluation;
 - ``n_val`` training images are held out; the weights with the best validation ELBO are kept.
 
+Owns: ``reproduce_defaults``, ``neg_elbo_fast``, ``train_for``, ``run_reproduce``.
+
 Used in: ``python -m aevae_lib reproduce --device cuda``. The CPU route, resumable and
 scheduled by epochs, is ``cpu_run``.
 """

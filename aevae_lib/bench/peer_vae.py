@@ -15,6 +15,9 @@ The book's own training loop is ``aevae_lib.train.fit``; nothing in the book tra
 this module. It exists so that ``python -m aevae_lib bench`` compares against a faithful
 baseline rather than a straw man.
 
+Owns: ``MNISTImages``, ``to_uint8_images``, ``PeerVAE``, ``peer_loss``, ``peer_train``,
+``peer_neg_elbo``.
+
 Used in: benchmarks/README.md (``python -m aevae_lib bench``).
 """
 

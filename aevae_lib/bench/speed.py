@@ -12,6 +12,9 @@ Both models are scored on the same 10,000 test images, binarized once with seed 
 metric), and on the grayscale test images (the example's own "test loss"). Times are medians
 of repeated epochs, so one slow epoch (another process, a page fault) does not decide.
 
+Owns: ``sgemm_gflops``, ``forward_matmul_flops``, ``epoch_flops``, ``run_bench``, ``run_sweep``,
+``adam_subnormal_ms``, ``step_breakdown``.
+
 Used in: ``python -m aevae_lib bench`` and benchmarks/README.md.
 """
 

@@ -1,5 +1,8 @@
 """What every checker shares: the verdict (``CheckResult``), calling the learner's function
-safely, and comparing a per-example result with the reference, typical mistakes included."""
+safely, and comparing a per-example result with the reference, typical mistakes included.
+
+Owns: ``CheckResult``.
+"""
 
 from __future__ import annotations
 

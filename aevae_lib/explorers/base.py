@@ -7,8 +7,9 @@ trait changes (``arrays``, ``caption``), builds the probes that the browser chec
 adds a PNG of the current state to its output for readers that cannot run the widget.
 
 Owns: ``STATIC``, ``PIXEL_TOLERANCE``, ``PAGE_BUDGET``, ``Explorer``, and the helpers the
-explorers share: ``export_decoder`` (a model's decoder, exported and checked), the page's
-number format and grid, and PyTorch's images and codes as float64 numpy.
+explorers share: ``export_decoder`` (a model's decoder, exported and checked), the page's number
+format and grid (``fmt``, ``snap``), PyTorch's images and codes as float64 numpy (``decode``,
+``encode``, ``page_images``) and ``export_info``.
 
 Used in: ``latent``, ``interpolation``, ``denoising``, ``beta``; tests/test_explorers.py,
 tests/browser/test_explorers_in_browser.py (``STATIC``), tests/browser/check_book.py (the
