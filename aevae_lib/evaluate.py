@@ -106,10 +106,13 @@ def reconstruct(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> to
 
 
 def sse_per_image(x: torch.Tensor, x_hat: torch.Tensor) -> float:
-    """Squared error summed over pixels, averaged over images (Hinton and Salakhutdinov 2006)."""
+    """Squared error summed over pixels, averaged over images (Hinton and Salakhutdinov 2006).
+
+    ``x`` and ``x_hat`` may sit on different devices (``reconstruct`` returns CPU tensors): the
+    error is computed on ``x``'s device."""
     if x.shape != x_hat.shape:
         raise ValueError(f"x has shape {tuple(x.shape)} but x_hat has {tuple(x_hat.shape)}")
-    return (x - x_hat).pow(2).sum(dim=1).mean().item()
+    return (x - x_hat.to(x.device)).pow(2).sum(dim=1).mean().item()
 
 
 class PCA:
