@@ -23,14 +23,10 @@ Used in: benchmarks/README.md, notebooks/01_autoencoder.ipynb.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+import _cli
+from _cli import machine
 
 
 def recipes(fast: bool) -> dict[str, dict]:
@@ -43,7 +39,6 @@ def recipes(fast: bool) -> dict[str, dict]:
 
 
 def run(fast: bool) -> dict:
-    import torch
 
     from aevae_lib import zoo
     from aevae_lib.configs import AEConfig
@@ -69,22 +64,12 @@ def run(fast: bool) -> dict:
         "runs": runs,
         "constant_epochs_to_match_book": needed,
         "mode": "fast" if fast else "full",
-        "machine": {
-            "cpus": os.cpu_count(),
-            "threads": torch.get_num_threads(),
-            "platform": platform.platform(),
-        },
+        "machine": machine(),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--fast", action="store_true", help="1,000 images, 2-3 epochs")
-    args = parser.parse_args(argv)
-    if "AEVAE_DATA" not in os.environ and (REPO.parent / "shared" / "data").is_dir():
-        os.environ["AEVAE_DATA"] = str(REPO.parent / "shared" / "data")
-    print(json.dumps(run(args.fast), indent=1))
-    return 0
+    return _cli.main(run, __doc__, "1,000 images, 2-3 epochs", argv)
 
 
 if __name__ == "__main__":

@@ -100,3 +100,16 @@ def http_mirror(tmp_path):
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):  # keep pytest output clean
         pass
+
+
+@pytest.fixture
+def tiny_vae():
+    """A small untrained VAE on the 8x8 digits (64 pixels, 2-D codes) and 32 binarized images."""
+    import torch
+
+    from aevae_lib.data import fixed_binarization, load_digits
+    from aevae_lib.models import VAE
+
+    torch.manual_seed(0)
+    x_train, _, _, _ = load_digits()
+    return VAE(input_dim=64, latent_dim=2, hidden=(16,)), fixed_binarization(x_train[:32])

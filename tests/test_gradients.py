@@ -8,8 +8,6 @@ import pytest
 import torch
 
 from aevae_lib import gradients, objectives
-from aevae_lib.data import fixed_binarization, load_digits
-from aevae_lib.models import VAE
 
 
 @pytest.fixture(autouse=True)
@@ -50,15 +48,8 @@ def test_toy_pathwise_estimator_has_lower_variance():
         assert abs(mean[0].item() - exact) < 4 * se[0].item()
 
 
-@pytest.fixture
-def tiny():
-    torch.manual_seed(0)
-    x_train, _, _, _ = load_digits()
-    return VAE(input_dim=64, latent_dim=2, hidden=(16,)), fixed_binarization(x_train[:32])
-
-
-def test_encoder_gradient_estimators_agree_in_mean_and_differ_in_variance(tiny):
-    vae, x = tiny
+def test_encoder_gradient_estimators_agree_in_mean_and_differ_in_variance(tiny_vae):
+    vae, x = tiny_vae
     n_params = sum(p.numel() for p in gradients.encoder_parameters(vae))
     path = gradients.encoder_gradient_samples(vae, x, "pathwise", 400, seed=0)
     score = gradients.encoder_gradient_samples(vae, x, "score", 400, seed=1)
@@ -71,8 +62,8 @@ def test_encoder_gradient_estimators_agree_in_mean_and_differ_in_variance(tiny):
     assert z.abs().max() < 5.5 and z.pow(2).mean() < 1.5
 
 
-def test_bad_arguments_get_clear_errors(tiny):
-    vae, x = tiny
+def test_bad_arguments_get_clear_errors(tiny_vae):
+    vae, x = tiny_vae
     with pytest.raises(ValueError, match="estimator"):
         gradients.encoder_gradient_samples(vae, x, "reinforce", 2)
     with pytest.raises(ValueError, match="sigma"):

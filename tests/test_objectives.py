@@ -15,7 +15,6 @@ from torch.distributions import (
 )
 
 from aevae_lib import objectives as obj
-from aevae_lib.data import fixed_binarization, load_digits
 from aevae_lib.models import VAE, VAEOutput
 from aevae_lib.train import fit
 
@@ -208,13 +207,6 @@ def test_bits_per_dim():
 
 
 # --- Training losses (the loss functions train.fit minimizes) ---------------------------------
-
-
-@pytest.fixture
-def tiny_vae():
-    torch.manual_seed(0)
-    x_train, _, _, _ = load_digits()
-    return VAE(input_dim=64, latent_dim=2, hidden=(16,)), fixed_binarization(x_train[:32])
 
 
 def test_kl_per_dimension_matches_torch_distributions_and_sums_to_the_kl(gen):

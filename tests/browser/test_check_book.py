@@ -73,15 +73,6 @@ FAKE_SITE = {
 
 
 @pytest.fixture(scope="module")
-def chromium():
-    pytest.importorskip("playwright.sync_api")
-    path = check_book.find_chromium()
-    if path is None:
-        pytest.skip("Chromium not installed (apt-get install chromium)")
-    return path
-
-
-@pytest.fixture(scope="module")
 def fake_results(chromium, tmp_path_factory):
     root = tmp_path_factory.mktemp("site")
     for name, text in FAKE_SITE.items():

@@ -55,16 +55,12 @@ def make_explorers() -> dict:
     }
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    pytest.importorskip("playwright")
-    path = check_book.find_chromium()
-    if path is None:
-        pytest.skip("Chromium not found (apt-get install chromium)")
+@pytest.fixture(scope="module", autouse=True)
+def vendored_javascript():
+    """Every test here loads the book's own copies of the page's JavaScript."""
     missing = [p for p in NEEDED if not (VENDOR / p).is_file()]
     if missing:
         pytest.skip(f"vendored JavaScript missing ({missing}): run tools/vendor_js.sh")
-    return path
 
 
 @pytest.fixture(scope="module")
