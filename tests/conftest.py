@@ -113,3 +113,19 @@ def tiny_vae():
     torch.manual_seed(0)
     x_train, _, _, _ = load_digits()
     return VAE(input_dim=64, latent_dim=2, hidden=(16,)), fixed_binarization(x_train[:32])
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """Headless Chromium for the browser suites (tests/browser); the test is skipped, with the
+    fix, when it or Playwright is missing."""
+    pytest.importorskip("playwright.sync_api")
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent / "browser"))
+    import check_book
+
+    path = check_book.find_chromium()
+    if path is None:
+        pytest.skip("Chromium not installed (apt-get install chromium)")
+    return path

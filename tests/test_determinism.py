@@ -1,7 +1,7 @@
 """Determinism on CPU: the same training twice gives the same numbers, bit for bit.
 
 The unit tests train tiny models on the 8x8 digits; the slow test runs two chapters twice
-through tests/determinism_check.py and compares everything they print.
+through tools/determinism_check.py and compares everything they print.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def test_evaluation_metrics_are_reproducible(digits):
 
 def _load_check_module():
     spec = importlib.util.spec_from_file_location(
-        "determinism_check", REPO / "tests" / "determinism_check.py"
+        "determinism_check", REPO / "tools" / "determinism_check.py"
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -138,7 +138,7 @@ def test_two_chapters_print_identical_metrics_twice(tmp_path):
     if USER_CACHE:  # where CI keeps a downloaded MNIST; the runs still train into fresh caches
         env["AEVAE_CACHE"] = USER_CACHE
     result = subprocess.run(
-        [sys.executable, str(REPO / "tests" / "determinism_check.py")],
+        [sys.executable, str(REPO / "tools" / "determinism_check.py")],
         capture_output=True,
         text=True,
         env=env,

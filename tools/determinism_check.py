@@ -1,8 +1,8 @@
 """Run chapters twice on CPU in fast mode and check that they print the same things.
 
-    python tests/determinism_check.py                      # chapters 01 and 04 (or the first two)
-    python tests/determinism_check.py notebooks/07_*.ipynb # these chapters
-    python tests/determinism_check.py --all                # every chapter
+    python tools/determinism_check.py                      # chapters 01 and 04 (or the first two)
+    python tools/determinism_check.py notebooks/07_*.ipynb # these chapters
+    python tools/determinism_check.py --all                # every chapter
 
 Each run executes the notebook in a fresh kernel (nbclient), from notebooks/ as the book does,
 with ``AEVAE_FAST=1`` and its own empty ``AEVAE_CACHE``, so every model is trained again
