@@ -1,0 +1,114 @@
+"""Tests of aevae_lib.cvae (the conditional VAE) and aevae_lib.semisup (few labels)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from aevae_lib.configs import CVAEConfig, config_from_dict
+from aevae_lib.cvae import ConditionalVAE, cvae_loss, one_hot
+from aevae_lib.objectives import bernoulli_log_likelihood, gaussian_kl
+from aevae_lib.semisup import knn_graph, knn_indices, knn_vote, label_spreading, labelled_subset
+
+
+def test_one_hot_and_its_checks():
+    torch.testing.assert_close(one_hot(torch.tensor([2, 0]), 3),
+                               torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]))
+    with pytest.raises(ValueError, match="0..9"):
+        one_hot(torch.tensor([10]))
+    with pytest.raises(TypeError):
+        one_hot(torch.tensor([1.0]))
+
+
+def test_the_label_reaches_encoder_and_decoder():
+    torch.manual_seed(0)
+    model = ConditionalVAE(latent_dim=4, hidden=(32,))
+    x = torch.rand(3, 784)
+    mu_a, _ = model.encode(x, torch.tensor([0, 0, 0]))
+    mu_b, _ = model.encode(x, torch.tensor([5, 5, 5]))
+    assert not torch.allclose(mu_a, mu_b)
+    z = torch.randn(3, 4)
+    assert not torch.allclose(model.decode(z, torch.tensor([1, 1, 1])),
+                              model.decode(z, torch.tensor([7, 7, 7])))
+    # the label enters as a one-hot block appended to the input: the first layer's columns
+    # 784..793 (encoder) and d..d+9 (decoder) are the labels' weights
+    assert model.encoder[0].in_features == 794 and model.decoder[0].in_features == 14
+
+
+def test_cvae_loss_is_the_conditional_negative_elbo():
+    torch.manual_seed(0)
+    model = ConditionalVAE(latent_dim=3, hidden=(16,))
+    x, y = torch.rand(5, 784).round(), torch.arange(5)
+    torch.manual_seed(1)
+    terms = cvae_loss(model, x, y)
+    torch.manual_seed(1)
+    out = model(x, y)
+    recon = -bernoulli_log_likelihood(x, out.x_out)
+    kl = gaussian_kl(out.mu, out.logvar)
+    torch.testing.assert_close(terms["loss"], (recon + kl).mean())
+    torch.testing.assert_close(terms["kl"], kl.mean())
+
+
+def test_sample_gives_one_image_per_label_in_the_unit_interval():
+    model = ConditionalVAE(latent_dim=2, hidden=(8,))
+    images = model.sample(torch.arange(10), torch.Generator().manual_seed(0))
+    assert images.shape == (10, 784) and images.min() >= 0 and images.max() <= 1
+    with pytest.raises(ValueError, match="one label per row"):
+        model.decode(torch.zeros(2, 2), torch.tensor([1]))
+
+
+def test_config_round_trip_and_build():
+    config = CVAEConfig(latent_dim=8, epochs=2)
+    assert config_from_dict(config.to_dict()) == config
+    assert isinstance(config.build(), ConditionalVAE)
+    assert config.key() != CVAEConfig().key()
+
+
+def test_labelled_subset_is_balanced_fixed_and_seeded():
+    y = torch.arange(10).repeat(30)
+    a = labelled_subset(y, 10, seed=0)
+    assert len(a) == 100 and len(a.unique()) == 100
+    assert torch.equal(torch.bincount(y[a]), torch.full((10,), 10))
+    assert torch.equal(a, labelled_subset(y, 10, seed=0))
+    assert not torch.equal(a, labelled_subset(y, 10, seed=1))
+    with pytest.raises(ValueError, match="fewer than"):
+        labelled_subset(y, 31)
+
+
+def test_knn_indices_against_brute_force():
+    g = torch.Generator().manual_seed(0)
+    ref, q = torch.randn(50, 3, generator=g), torch.randn(7, 3, generator=g)
+    got = knn_indices(q, ref, 4, chunk=3)
+    want = torch.cdist(q, ref).argsort(1)[:, :4]
+    assert torch.equal(got, want)
+    self_nbrs = knn_indices(ref, ref, 2, exclude_self=True, chunk=16)
+    assert not (self_nbrs == torch.arange(50)[:, None]).any()
+
+
+def test_knn_graph_is_symmetric_binary_without_self_loops():
+    x = torch.randn(30, 2, generator=torch.Generator().manual_seed(1))
+    w = knn_graph(x, 3).to_dense()
+    assert torch.equal(w, w.T) and set(w.unique().tolist()) <= {0.0, 1.0}
+    assert w.diagonal().sum() == 0 and (w.sum(1) >= 3).all()
+
+
+def test_label_spreading_converges_to_the_closed_form():
+    """F* = (1 - alpha) (I - alpha S)^-1 Y, solved densely, is the fixed point of the loop."""
+    g = torch.Generator().manual_seed(2)
+    x = torch.cat([torch.randn(20, 2, generator=g), torch.randn(20, 2, generator=g) + 6])
+    labelled, labels = torch.tensor([0, 25]), torch.tensor([0, 1])
+    alpha = 0.9
+    got = label_spreading(x, labelled, labels, k=4, alpha=alpha, iterations=500, n_classes=2)
+    w = knn_graph(x, 4).to_dense().double()
+    s = w / w.sum(1).sqrt()[:, None] / w.sum(1).sqrt()[None, :]
+    y0 = torch.zeros(40, 2, dtype=torch.float64)
+    y0[labelled, labels] = 1
+    f = (1 - alpha) * torch.linalg.solve(torch.eye(40, dtype=torch.float64) - alpha * s, y0)
+    f = f / f.sum(1, keepdim=True)
+    torch.testing.assert_close(got.double(), f, rtol=1e-4, atol=1e-5)
+    # two well-separated clusters take the label of their one labelled member
+    assert torch.equal(got.argmax(1), torch.cat([torch.zeros(20), torch.ones(20)]).long())
+    votes = knn_vote(torch.tensor([[0.0, 0.0], [6.0, 6.0]]), x, got, k=3)
+    assert votes.tolist() == [0, 1]
+    with pytest.raises(ValueError, match="alpha"):
+        label_spreading(x, labelled, labels, alpha=1.0)
