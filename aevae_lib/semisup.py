@@ -15,7 +15,8 @@ The graph is only as good as its distances: on a VAE's codes, neighbours share t
 more often than in pixel space, which is why the codes help (the M1 idea of Kingma et al.
 2014, with label spreading as its classifier).
 
-Owns: ``labelled_subset``, ``knn_indices``, ``knn_graph``, ``label_spreading``, ``knn_vote``.
+Owns: ``labelled_subset``, ``knn_indices``, ``knn_graph``, ``label_spreading``, ``knn_vote``,
+``linear_probe``.
 
 Used in: notebooks/10_conditional_vae.ipynb.
 """
@@ -64,6 +65,7 @@ def knn_indices(queries: torch.Tensor, reference: torch.Tensor, k: int,
 def knn_graph(features: torch.Tensor, k: int) -> torch.Tensor:
     """The symmetric k-NN adjacency matrix of the rows of ``features`` (N, d), sparse (N, N):
     W_ab = 1 if b is among the k nearest neighbours of a, or a among those of b."""
+    features = features.float().cpu()
     n = len(features)
     nbrs = knn_indices(features, features, k, exclude_self=True)  # (N, k)
     rows = torch.arange(n).repeat_interleave(k)
@@ -75,21 +77,20 @@ def knn_graph(features: torch.Tensor, k: int) -> torch.Tensor:
                                    check_invariants=False).coalesce()
 
 
-def label_spreading(features: torch.Tensor, labelled: torch.Tensor, labels: torch.Tensor, *,
-                    k: int = 10, alpha: float = 0.99, iterations: int = 200,
+def label_spreading(graph: torch.Tensor, labelled: torch.Tensor, labels: torch.Tensor, *,
+                    alpha: float = 0.99, iterations: int = 200,
                     n_classes: int = 10) -> torch.Tensor:
-    """Class scores (N, C) of every row of ``features`` (N, d) after spreading ``labels``
-    (n,) of the rows ``labelled`` (n,) over the k-NN graph; each row sums to 1 where any score
-    arrived. ``alpha`` in (0, 1): how far labels spread (the rest anchors the labelled points)."""
+    """Class scores (N, C) of every node of ``graph`` (sparse (N, N), from ``knn_graph``) after
+    spreading ``labels`` (n,) of the nodes ``labelled`` (n,); each row sums to 1 where any
+    score arrived. ``alpha`` in (0, 1): how far labels spread (the rest anchors the labelled
+    points)."""
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
-    features = features.float().cpu()
-    n = len(features)
-    w = knn_graph(features, k)
-    degree = torch.sparse.sum(w, dim=1).to_dense()  # (N,)
-    scale = degree.rsqrt()
+    n = graph.shape[0]
+    w = graph.coalesce()
+    scale = torch.sparse.sum(w, dim=1).to_dense().rsqrt()  # D^-1/2, (N,)
     i, j = w.indices()
-    s = torch.sparse_coo_tensor(w.indices(), scale[i] * scale[j], (n, n),
+    s = torch.sparse_coo_tensor(w.indices(), scale[i] * scale[j] * w.values(), (n, n),
                                 check_invariants=False).coalesce()
     y0 = torch.zeros(n, n_classes)
     y0[labelled.cpu(), labels.cpu().long()] = 1.0  # (N, C), zero rows for unlabelled points
@@ -98,6 +99,16 @@ def label_spreading(features: torch.Tensor, labelled: torch.Tensor, labels: torc
         f = alpha * torch.sparse.mm(s, f) + (1 - alpha) * y0
     total = f.sum(1, keepdim=True)
     return torch.where(total > 0, f / total.clamp_min(1e-30), f)
+
+
+def linear_probe(features: torch.Tensor, labels: torch.Tensor, test_features: torch.Tensor,
+                 test_labels: torch.Tensor) -> float:
+    """Test accuracy of a multinomial logistic regression (scikit-learn, its default L2
+    penalty C = 1) trained on ``features`` (n, d) with ``labels`` (n,)."""
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression(max_iter=5000).fit(features.cpu().numpy(), labels.cpu().numpy())
+    return float(clf.score(test_features.cpu().numpy(), test_labels.cpu().numpy()))
 
 
 def knn_vote(queries: torch.Tensor, reference: torch.Tensor, scores: torch.Tensor,

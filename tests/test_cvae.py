@@ -8,7 +8,14 @@ import torch
 from aevae_lib.configs import CVAEConfig, config_from_dict
 from aevae_lib.cvae import ConditionalVAE, cvae_loss, one_hot
 from aevae_lib.objectives import bernoulli_log_likelihood, gaussian_kl
-from aevae_lib.semisup import knn_graph, knn_indices, knn_vote, label_spreading, labelled_subset
+from aevae_lib.semisup import (
+    knn_graph,
+    knn_indices,
+    knn_vote,
+    label_spreading,
+    labelled_subset,
+    linear_probe,
+)
 
 
 def test_one_hot_and_its_checks():
@@ -98,7 +105,8 @@ def test_label_spreading_converges_to_the_closed_form():
     x = torch.cat([torch.randn(20, 2, generator=g), torch.randn(20, 2, generator=g) + 6])
     labelled, labels = torch.tensor([0, 25]), torch.tensor([0, 1])
     alpha = 0.9
-    got = label_spreading(x, labelled, labels, k=4, alpha=alpha, iterations=500, n_classes=2)
+    got = label_spreading(knn_graph(x, 4), labelled, labels, alpha=alpha, iterations=500,
+                          n_classes=2)
     w = knn_graph(x, 4).to_dense().double()
     s = w / w.sum(1).sqrt()[:, None] / w.sum(1).sqrt()[None, :]
     y0 = torch.zeros(40, 2, dtype=torch.float64)
@@ -111,4 +119,11 @@ def test_label_spreading_converges_to_the_closed_form():
     votes = knn_vote(torch.tensor([[0.0, 0.0], [6.0, 6.0]]), x, got, k=3)
     assert votes.tolist() == [0, 1]
     with pytest.raises(ValueError, match="alpha"):
-        label_spreading(x, labelled, labels, alpha=1.0)
+        label_spreading(knn_graph(x, 4), labelled, labels, alpha=1.0)
+
+
+def test_linear_probe_separates_separable_classes():
+    g = torch.Generator().manual_seed(3)
+    x = torch.cat([torch.randn(30, 2, generator=g) - 4, torch.randn(30, 2, generator=g) + 4])
+    y = torch.cat([torch.zeros(30), torch.ones(30)]).long()
+    assert linear_probe(x[::3], y[::3], x, y) == 1.0
