@@ -65,9 +65,10 @@ class PositionPrior(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        probs = self.log_probs.exp().cpu()  # (M, K)
-        draws = torch.multinomial(probs, n, replacement=True, generator=generator)  # (M, n)
-        return draws.T.to(self.log_probs.device)
+        """n index tuples (n, M); ``generator`` on the prior's device."""
+        draws = torch.multinomial(self.log_probs.exp(), n, replacement=True,
+                                  generator=generator)  # (M, n)
+        return draws.T
 
 
 def made_masks(n_slots: int, n_codes: int, hidden: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -121,12 +122,13 @@ class AutoregressivePrior(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n index tuples (n, M), drawn slot by slot (M passes of the network)."""
+        """n index tuples (n, M), drawn slot by slot (M passes of the network); ``generator``
+        on the prior's device."""
         device = next(self.parameters()).device
         indices = torch.zeros(n, self.n_slots, dtype=torch.long, device=device)
         for m in range(self.n_slots):
-            probs = self.logits(indices)[:, m].softmax(-1).cpu()  # (n, K)
-            indices[:, m] = torch.multinomial(probs, 1, generator=generator).squeeze(1).to(device)
+            probs = self.logits(indices)[:, m].softmax(-1)  # (n, K)
+            indices[:, m] = torch.multinomial(probs, 1, generator=generator).squeeze(1)
         return indices
 
 
