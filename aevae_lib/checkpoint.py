@@ -50,12 +50,14 @@ def _plain(value, where: str):
     try:
         return json.loads(json.dumps(value, allow_nan=True))
     except (TypeError, ValueError) as err:
-        raise ValueError(f"{where} must hold only JSON values (numbers, strings, lists, dicts): "
-                         f"{err}") from None
+        raise ValueError(
+            f"{where} must hold only JSON values (numbers, strings, lists, dicts): {err}"
+        ) from None
 
 
-def save_checkpoint(path, model: nn.Module, config: ModelConfig | dict | None = None,
-                    history: dict | None = None) -> Path:
+def save_checkpoint(
+    path, model: nn.Module, config: ModelConfig | dict | None = None, history: dict | None = None
+) -> Path:
     """Write ``model``'s weights with its configuration and history to ``path``, atomically.
 
     ``config`` defaults to ``model.config`` (set by ``config.build()``). The file is written
@@ -65,13 +67,18 @@ def save_checkpoint(path, model: nn.Module, config: ModelConfig | dict | None = 
     if config is None:
         config = getattr(model, "config", None)
         if config is None:
-            raise ValueError("save_checkpoint needs the model's configuration: pass config=, or "
-                             "build the model with config.build()")
+            raise ValueError(
+                "save_checkpoint needs the model's configuration: pass config=, or "
+                "build the model with config.build()"
+            )
     if isinstance(config, dict):
         config = config_from_dict(config)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    entry = {"config": config.to_dict(), "state_dict": state,
-             "history": _plain(dict(history or {}), "history")}
+    entry = {
+        "config": config.to_dict(),
+        "state_dict": state,
+        "history": _plain(dict(history or {}), "history"),
+    }
     entry["sha256"] = digest(entry)
     buf = io.BytesIO()
     torch.save(entry, buf)
@@ -80,8 +87,12 @@ def save_checkpoint(path, model: nn.Module, config: ModelConfig | dict | None = 
     return path
 
 
-def load_checkpoint(path, device: torch.device | str = "cpu", kind: str | None = None,
-                    expect: ModelConfig | None = None):
+def load_checkpoint(
+    path,
+    device: torch.device | str = "cpu",
+    kind: str | None = None,
+    expect: ModelConfig | None = None,
+):
     """Load a checkpoint; return ``(model, config, history)`` with the model in eval mode.
 
     Args:
@@ -105,8 +116,10 @@ def load_checkpoint(path, device: torch.device | str = "cpu", kind: str | None =
         raise ValueError(f"{path} holds another configuration ({', '.join(differ)} differ)")
     history = entry.get("history", {})
     if not isinstance(history, dict):
-        raise ValueError(f"{path} has a history of type {type(history).__name__}, not a dict: "
-                         "the file is not a checkpoint this library wrote")
+        raise ValueError(
+            f"{path} has a history of type {type(history).__name__}, not a dict: "
+            "the file is not a checkpoint this library wrote"
+        )
     if "sha256" in entry and entry["sha256"] != digest(entry):
         raise ValueError(f"{path} is damaged: its weights or history do not match their SHA-256")
     _check_shapes(entry["state_dict"], config, path)  # before any memory is allocated
@@ -119,8 +132,10 @@ def _read(path: Path) -> dict:
     try:
         entry = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
-        raise ValueError(f"{path} is not a safe checkpoint: it needs code to load (pickled "
-                         "objects), and only weights and plain values are accepted") from None
+        raise ValueError(
+            f"{path} is not a safe checkpoint: it needs code to load (pickled "
+            "objects), and only weights and plain values are accepted"
+        ) from None
     except Exception as err:  # truncated, not a torch file at all, ...
         raise ValueError(f"{path} is not a readable checkpoint ({type(err).__name__})") from None
     if not isinstance(entry, dict) or not {"config", "state_dict"} <= set(entry):
@@ -132,8 +147,9 @@ def _read(path: Path) -> dict:
     if not isinstance(entry["state_dict"], dict) or not all(
         isinstance(v, torch.Tensor) for v in entry["state_dict"].values()
     ):
-        raise ValueError(f"{path} is not an aevae_lib checkpoint: its state_dict is not a dict "
-                         "of tensors")
+        raise ValueError(
+            f"{path} is not an aevae_lib checkpoint: its state_dict is not a dict of tensors"
+        )
     return entry
 
 
@@ -152,13 +168,22 @@ def _check_shapes(state: dict, config: ModelConfig, path: Path) -> None:
     if expected == found:
         return
     missing, extra = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
-    wrong = [f"{k}: {found[k]} in the file, {expected[k]} in the model"
-             for k in sorted(set(expected) & set(found)) if expected[k] != found[k]]
-    details = "; ".join([*wrong[:2], *(f"missing {k}" for k in missing[:2]),
-                         *(f"unexpected {k}" for k in extra[:2])])
+    wrong = [
+        f"{k}: {found[k]} in the file, {expected[k]} in the model"
+        for k in sorted(set(expected) & set(found))
+        if expected[k] != found[k]
+    ]
+    details = "; ".join(
+        [
+            *wrong[:2],
+            *(f"missing {k}" for k in missing[:2]),
+            *(f"unexpected {k}" for k in extra[:2]),
+        ]
+    )
     summary = {k: v for k, v in config.to_dict().items() if k in ("kind", "latent_dim", "hidden")}
-    raise ValueError(f"the weights in {path} do not fit the model its config describes "
-                     f"{summary}: {details}")
+    raise ValueError(
+        f"the weights in {path} do not fit the model its config describes {summary}: {details}"
+    )
 
 
 def train_seconds(history: dict) -> float | None:
@@ -167,8 +192,10 @@ def train_seconds(history: dict) -> float | None:
     seconds = history.get("seconds") if isinstance(history, dict) else None
     if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
         return float(seconds) if math.isfinite(seconds) else None
-    if isinstance(seconds, list) and seconds and all(
-        isinstance(s, (int, float)) and not isinstance(s, bool) for s in seconds
+    if (
+        isinstance(seconds, list)
+        and seconds
+        and all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in seconds)
     ):
         return float(sum(seconds))
     return None

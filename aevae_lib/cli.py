@@ -111,26 +111,45 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name, help_text):
-        return sub.add_parser(name, help=help_text, description=help_text, formatter_class=_Formatter)
+        return sub.add_parser(
+            name, help=help_text, description=help_text, formatter_class=_Formatter
+        )
 
     def evaluation(p, k_default):
-        p.add_argument("--device", type=_device, default=None,
-                       help="cpu, cuda, cuda:N or mps (default: the best available)")
-        p.add_argument("--k", type=_int_at_least(1, MAX_K), default=k_default,
-                       help="importance samples per image for the estimate of -log p(x)")
-        p.add_argument("--n-test", type=_int_at_least(1, N_TEST), default=N_TEST,
-                       help="evaluate the first N test images")
+        p.add_argument(
+            "--device",
+            type=_device,
+            default=None,
+            help="cpu, cuda, cuda:N or mps (default: the best available)",
+        )
+        p.add_argument(
+            "--k",
+            type=_int_at_least(1, MAX_K),
+            default=k_default,
+            help="importance samples per image for the estimate of -log p(x)",
+        )
+        p.add_argument(
+            "--n-test",
+            type=_int_at_least(1, N_TEST),
+            default=N_TEST,
+            help="evaluate the first N test images",
+        )
         p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     p = command("train", "train the book's AE or VAE (the settings of chapters 01 and 04)")
     p.add_argument("--model", type=_lower, choices=["ae", "vae"], required=True)
     p.add_argument("--latent-dim", type=_int_at_least(1), help="code size d (default: the book's)")
-    p.add_argument("--hidden", type=_hidden, help="hidden sizes, e.g. 512,256 (default: the book's)")
+    p.add_argument(
+        "--hidden", type=_hidden, help="hidden sizes, e.g. 512,256 (default: the book's)"
+    )
     p.add_argument("--epochs", type=_int_at_least(1), help="default: the book's")
     p.add_argument("--batch-size", type=_int_at_least(1), help="default: the book's")
     p.add_argument("--lr", type=_positive_float, help="default: the book's")
-    p.add_argument("--n-train", type=_int_at_least(1, 60_000),
-                   help="train on the first N training images (default: all)")
+    p.add_argument(
+        "--n-train",
+        type=_int_at_least(1, 60_000),
+        help="train on the first N training images (default: all)",
+    )
     p.add_argument("--seed", type=_int_at_least(0), help="default: 0")
     p.add_argument("--save", type=Path, help="write the trained model's checkpoint here")
     p.add_argument("--cache", action="store_true", help="use (and fill) the book's model cache")
@@ -141,46 +160,91 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation(p, 100)
 
     p = command("bench", "seconds per epoch against the pytorch/examples pipeline")
-    p.add_argument("--epochs", type=_int_at_least(1), default=10,
-                   help="epochs for each side (10, as pytorch/examples)")
+    p.add_argument(
+        "--epochs",
+        type=_int_at_least(1),
+        default=10,
+        help="epochs for each side (10, as pytorch/examples)",
+    )
     p.add_argument("--no-sweep", action="store_true", help="skip the batch size / threads sweep")
-    p.add_argument("--sweep-epochs", type=_int_at_least(1), default=3, help="epochs per sweep setting")
-    p.add_argument("--n-train", type=_int_at_least(1, 60_000), default=None,
-                   help="first N training images (default: all)")
-    p.add_argument("--threads", type=_int_at_least(1), default=None,
-                   help="torch threads for the whole run (default: torch's, one per core)")
+    p.add_argument(
+        "--sweep-epochs", type=_int_at_least(1), default=3, help="epochs per sweep setting"
+    )
+    p.add_argument(
+        "--n-train",
+        type=_int_at_least(1, 60_000),
+        default=None,
+        help="first N training images (default: all)",
+    )
+    p.add_argument(
+        "--threads",
+        type=_int_at_least(1),
+        default=None,
+        help="torch threads for the whole run (default: torch's, one per core)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     from .bench.cpu_run import reference_defaults
 
     d = reference_defaults()
-    p = command("reference", "the CPU reference VAE against IWAE's 86.76 nats: long, "
-                             "resumable, scheduled by epochs")
-    p.add_argument("--state", type=Path, required=True,
-                   help="state file: resumed when it exists, written every --save-every seconds")
-    p.add_argument("--epochs", type=_int_at_least(1), default=d["epochs"],
-                   help="length of the schedule")
-    p.add_argument("--until-epoch", type=_int_at_least(1), help="stop after this epoch (resume later)")
+    p = command(
+        "reference",
+        "the CPU reference VAE against IWAE's 86.76 nats: long, resumable, scheduled by epochs",
+    )
+    p.add_argument(
+        "--state",
+        type=Path,
+        required=True,
+        help="state file: resumed when it exists, written every --save-every seconds",
+    )
+    p.add_argument(
+        "--epochs", type=_int_at_least(1), default=d["epochs"], help="length of the schedule"
+    )
+    p.add_argument(
+        "--until-epoch", type=_int_at_least(1), help="stop after this epoch (resume later)"
+    )
     p.add_argument("--hidden", type=_hidden, default=d["hidden"], help="hidden sizes")
-    p.add_argument("--activation", type=_lower, choices=["tanh", "relu", "elu", "gelu"],
-                   default=d["activation"])
+    p.add_argument(
+        "--activation",
+        type=_lower,
+        choices=["tanh", "relu", "elu", "gelu"],
+        default=d["activation"],
+    )
     p.add_argument("--latent-dim", type=_int_at_least(1), default=d["latent_dim"])
     p.add_argument("--batch-size", type=_int_at_least(1), default=d["batch_size"])
     p.add_argument("--lr", type=_positive_float, default=d["lr"])
     p.add_argument("--schedule", choices=list(SCHEDULES), default=d["schedule"])
-    p.add_argument("--n-val", type=_int_at_least(1, 59_999), default=d["n_val"],
-                   help="training images held out to pick the best weights")
-    p.add_argument("--n-train", type=_int_at_least(1), default=d["n_train"],
-                   help="first N of the remaining images (default: all)")
-    p.add_argument("--eval-every", type=_int_at_least(1), default=d["eval_every"],
-                   help="epochs between validations")
+    p.add_argument(
+        "--n-val",
+        type=_int_at_least(1, 59_999),
+        default=d["n_val"],
+        help="training images held out to pick the best weights",
+    )
+    p.add_argument(
+        "--n-train",
+        type=_int_at_least(1),
+        default=d["n_train"],
+        help="first N of the remaining images (default: all)",
+    )
+    p.add_argument(
+        "--eval-every",
+        type=_int_at_least(1),
+        default=d["eval_every"],
+        help="epochs between validations",
+    )
     p.add_argument("--seed", type=_int_at_least(0), default=d["seed"])
-    p.add_argument("--save-every", type=_positive_float, default=300.0,
-                   help="seconds between state saves")
-    p.add_argument("--threads", type=_int_at_least(1), default=None,
-                   help="torch threads (default: torch's)")
-    p.add_argument("--export", type=Path, default=None,
-                   help="write the best weights here (and a .sha256 beside them) at the end")
+    p.add_argument(
+        "--save-every", type=_positive_float, default=300.0, help="seconds between state saves"
+    )
+    p.add_argument(
+        "--threads", type=_int_at_least(1), default=None, help="torch threads (default: torch's)"
+    )
+    p.add_argument(
+        "--export",
+        type=Path,
+        default=None,
+        help="write the best weights here (and a .sha256 beside them) at the end",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     p = command("reproduce", "the GPU reference run against IWAE's 86.76 nats (wall-clock budget)")
@@ -189,12 +253,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latent-dim", type=_int_at_least(1), default=32)
     p.add_argument("--batch-size", type=_int_at_least(1), default=128)
     p.add_argument("--lr", type=_positive_float, default=1e-3)
-    p.add_argument("--n-val", type=_int_at_least(1, 59_999), default=5000,
-                   help="training images held out to pick the best weights")
+    p.add_argument(
+        "--n-val",
+        type=_int_at_least(1, 59_999),
+        default=5000,
+        help="training images held out to pick the best weights",
+    )
     p.add_argument("--seed", type=_int_at_least(0), default=0)
     p.add_argument("--no-cuda-graphs", action="store_true")
-    p.add_argument("--save", type=Path, default=Path("reference_vae.pt"),
-                   help="write the checkpoint here")
+    p.add_argument(
+        "--save", type=Path, default=Path("reference_vae.pt"), help="write the checkpoint here"
+    )
     evaluation(p, 5000)
     return parser
 
@@ -202,8 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = {
-        "train": cmd_train, "evaluate": cmd_evaluate, "bench": cmd_bench,
-        "reference": cmd_reference, "reproduce": cmd_reproduce,
+        "train": cmd_train,
+        "evaluate": cmd_evaluate,
+        "bench": cmd_bench,
+        "reference": cmd_reference,
+        "reproduce": cmd_reproduce,
     }[args.command]
     try:
         result = command(args)
@@ -282,8 +354,12 @@ def cmd_train(args) -> dict:
         model, history = trainer(device=device, use_cache=args.cache, progress=True, **settings)
     wall_s = time.perf_counter() - start
     config = model.config
-    result = {"model": args.model, "config": config.to_dict(), "train_s": train_seconds(history),
-              "wall_s": wall_s}
+    result = {
+        "model": args.model,
+        "config": config.to_dict(),
+        "train_s": train_seconds(history),
+        "wall_s": wall_s,
+    }
     seconds = history.get("seconds") or []
     result["s_per_epoch"] = sum(seconds) / len(seconds) if seconds else None
     result["final_train_loss"] = history["loss"][-1] if history.get("loss") else None
@@ -291,8 +367,10 @@ def cmd_train(args) -> dict:
         save_checkpoint(args.save, model, config, history)
         result["saved"] = str(args.save)
     else:
-        _say("the trained model is not saved; add --save model.pt to keep it (or --cache to use "
-             "the book's model cache)")
+        _say(
+            "the trained model is not saved; add --save model.pt to keep it (or --cache to use "
+            "the book's model cache)"
+        )
     result.update(_evaluate(model, config.kind, getattr(config, "binarize", False), args, device))
     return result
 
@@ -302,8 +380,12 @@ def cmd_evaluate(args) -> dict:
     model, config, history = load_checkpoint(args.path, device)
     if config.kind == "judge":
         raise ValueError(f"{args.path} holds the judge classifier; evaluate takes an AE or a VAE")
-    result = {"path": str(args.path), "model": config.kind, "config": config.to_dict(),
-              "train_s": train_seconds(history)}
+    result = {
+        "path": str(args.path),
+        "model": config.kind,
+        "config": config.to_dict(),
+        "train_s": train_seconds(history),
+    }
     result.update(_evaluate(model, config.kind, getattr(config, "binarize", False), args, device))
     return result
 
@@ -312,8 +394,10 @@ def _evaluate(model, kind: str, binary: bool, args, device) -> dict:
     """Test metrics: SSE per image (AE), or -ELBO and the k-sample bound (VAE)."""
     x_test = mnist_tensors(device)["x_test"][: args.n_test]
     if kind == "ae":
-        return {"test_sse_per_image": sse_per_image(x_test, reconstruct(model, x_test).to(device)),
-                "n_test": len(x_test)}
+        return {
+            "test_sse_per_image": sse_per_image(x_test, reconstruct(model, x_test).to(device)),
+            "n_test": len(x_test),
+        }
     if binary:  # the book's test set: the test images binarized once, with seed 0
         x_test = fixed_binarization(x_test, seed=0)
     max_rows = 200_000 if device.type == "cuda" else 50_000
@@ -344,8 +428,10 @@ def _announce_cost(model, x_test: torch.Tensor, k: int, max_rows: int) -> None:
     per_sample = (time.perf_counter() - start) / (len(probe) * probe_k)
     seconds = per_sample * len(x_test) * k
     if seconds > ANNOUNCE_S:
-        _say(f"estimating -log p(x) with k = {k:,} on {len(x_test):,} images: about "
-             f"{_duration(seconds)} on this machine (timed on {len(probe)} images)")
+        _say(
+            f"estimating -log p(x) with k = {k:,} on {len(x_test):,} images: about "
+            f"{_duration(seconds)} on this machine (timed on {len(probe)} images)"
+        )
 
 
 def _duration(seconds: float) -> str:
@@ -365,7 +451,9 @@ def cmd_bench(args) -> dict:
         torch.set_num_threads(args.threads)
     _say("benchmark: ours, then the pytorch/examples replica, then the sweep (minutes)")
     return run_bench(
-        epochs=args.epochs, sweep=not args.no_sweep, sweep_epochs=args.sweep_epochs,
+        epochs=args.epochs,
+        sweep=not args.no_sweep,
+        sweep_epochs=args.sweep_epochs,
         n_train=args.n_train,
     )
 
@@ -373,15 +461,31 @@ def cmd_bench(args) -> dict:
 def cmd_reference(args) -> dict:
     from .bench import cpu_run
 
-    names = ["epochs", "hidden", "activation", "latent_dim", "batch_size", "lr", "schedule",
-             "n_val", "n_train", "eval_every", "seed"]
+    names = [
+        "epochs",
+        "hidden",
+        "activation",
+        "latent_dim",
+        "batch_size",
+        "lr",
+        "schedule",
+        "n_val",
+        "n_train",
+        "eval_every",
+        "seed",
+    ]
     settings = cpu_run.check_settings(_settings(args, names))  # before any work
     if args.export is not None:
         _check_writable(args.export)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    state = cpu_run.run(settings, state_path=args.state, until_epoch=args.until_epoch,
-                        save_every_s=args.save_every, progress=_say)
+    state = cpu_run.run(
+        settings,
+        state_path=args.state,
+        until_epoch=args.until_epoch,
+        save_every_s=args.save_every,
+        progress=_say,
+    )
     result = cpu_run.summary(state)
     if args.export is not None:
         result["exported"] = str(cpu_run.export(state, args.export))
@@ -406,4 +510,3 @@ def cmd_reproduce(args) -> dict:
 def _plain(value):
     """A JSON round trip, so that the result stored in a checkpoint loads with weights_only."""
     return json.loads(json.dumps(value, default=_jsonable), parse_constant=lambda c: math.nan)
-

@@ -46,8 +46,9 @@ def _number(value, name: str, *, low: float = 0.0, strict: bool = False, text: s
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     ok = ok and (value > low if strict else value >= low)
     if not ok:
-        raise ValueError(f"{name} must be a number {'>' if strict else '>='} {low:g}{text}, "
-                         f"got {value!r}")
+        raise ValueError(
+            f"{name} must be a number {'>' if strict else '>='} {low:g}{text}, got {value!r}"
+        )
 
 
 def _sizes(value, name: str, *, allow_empty: bool) -> tuple[int, ...]:
@@ -134,7 +135,9 @@ class AEConfig(ModelConfig):
         _check_mlp(self)
         _number(self.noise_std, "noise_std")
         if not (isinstance(self.mask_fraction, (int, float)) and 0 <= self.mask_fraction < 1):
-            raise ValueError(f"mask_fraction must be a fraction in [0, 1), got {self.mask_fraction!r}")
+            raise ValueError(
+                f"mask_fraction must be a fraction in [0, 1), got {self.mask_fraction!r}"
+            )
         digit = self.exclude_digit
         if digit is not None and (isinstance(digit, bool) or digit not in range(10)):
             raise ValueError(f"exclude_digit must be None or a digit 0-9, got {digit!r}")
@@ -146,10 +149,14 @@ class AEConfig(ModelConfig):
         return self.noise_std > 0 or self.mask_fraction > 0
 
     def build(self) -> Autoencoder:
-        return self._seeded(lambda: Autoencoder(
-            latent_dim=self.latent_dim, hidden=list(self.hidden), activation=self.activation,
-            output=self.output,
-        ))
+        return self._seeded(
+            lambda: Autoencoder(
+                latent_dim=self.latent_dim,
+                hidden=list(self.hidden),
+                activation=self.activation,
+                output=self.output,
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -198,13 +205,22 @@ class VAEConfig(ModelConfig):
 
     def build(self) -> VAE:
         if self.conv:
-            return self._seeded(lambda: ConvVAE(
-                latent_dim=self.latent_dim, channels=self.channels, hidden=self.conv_hidden,
-            ))
-        return self._seeded(lambda: VAE(
-            latent_dim=self.latent_dim, hidden=list(self.hidden), activation=self.activation,
-            likelihood=self.likelihood, learn_variance=self.learn_variance,
-        ))
+            return self._seeded(
+                lambda: ConvVAE(
+                    latent_dim=self.latent_dim,
+                    channels=self.channels,
+                    hidden=self.conv_hidden,
+                )
+            )
+        return self._seeded(
+            lambda: VAE(
+                latent_dim=self.latent_dim,
+                hidden=list(self.hidden),
+                activation=self.activation,
+                likelihood=self.likelihood,
+                learn_variance=self.learn_variance,
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -238,8 +254,9 @@ def _check_mlp(config) -> None:
     _positive_int(config.latent_dim, "latent_dim")
     object.__setattr__(config, "hidden", _sizes(config.hidden, "hidden", allow_empty=True))
     if config.activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got "
-                         f"{config.activation!r}")
+        raise ValueError(
+            f"activation must be one of {sorted(ACTIVATIONS)}, got {config.activation!r}"
+        )
     n = config.n_train
     if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n <= 0):
         raise ValueError(f"n_train must be a positive int or None (all 60,000), got {n!r}")
@@ -299,8 +316,9 @@ def config_from_dict(values: dict) -> ModelConfig:
     settings = {k: v for k, v in values.items() if k != "kind"}
     unknown = set(settings) - set(field_names(cls))
     if unknown:
-        raise ValueError(f"the {kind} configuration has " + unknown_settings_message(
-            unknown, field_names(cls)))
+        raise ValueError(
+            f"the {kind} configuration has " + unknown_settings_message(unknown, field_names(cls))
+        )
     if isinstance(settings.get("hidden"), list):
         settings["hidden"] = tuple(settings["hidden"])
     return cls(**settings)

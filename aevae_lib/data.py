@@ -186,8 +186,9 @@ def _save(blob: bytes, target: Path) -> Path:
     tmp = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                                        suffix=".part")
+        fd, tmp_name = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".part"
+        )
         tmp = Path(tmp_name)
         with os.fdopen(fd, "wb") as fh:
             fh.write(blob)
@@ -276,8 +277,9 @@ def mnist_tensors(device: torch.device | str = "cpu", n_train: int | None = None
 
     ``n_train`` keeps the first N training images (default: all 60,000).
     """
-    if n_train is not None and (not isinstance(n_train, int) or isinstance(n_train, bool)
-                                or not 0 < n_train <= 60_000):
+    if n_train is not None and (
+        not isinstance(n_train, int) or isinstance(n_train, bool) or not 0 < n_train <= 60_000
+    ):
         raise ValueError(f"n_train must be None or an int in 1..60000, got {n_train!r}")
     x_train, y_train = load_mnist("train")
     x_test, y_test = load_mnist("test")
@@ -295,6 +297,7 @@ def load_digits(test_fraction: float = 0.2, seed: int = 0):
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
     from sklearn.datasets import load_digits as _sk_load_digits  # slow import: only when used
+
     bunch = _sk_load_digits()
     x = torch.tensor(bunch.data, dtype=torch.float32) / 16.0  # (1797, 64), values 0..16 -> [0, 1]
     y = torch.tensor(bunch.target, dtype=torch.int64)

@@ -103,8 +103,13 @@ def _text(ax, x, y, s, size=FONT, color=INK, **kw):
 def _box(ax, x, y, w, h, text="", color=INK, fill=0.15) -> _Node:
     ax.add_patch(
         FancyBboxPatch(
-            (x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0,rounding_size=0.06",
-            facecolor=to_rgba(color, fill), edgecolor=color, lw=1.3,
+            (x - w / 2, y - h / 2),
+            w,
+            h,
+            boxstyle="round,pad=0,rounding_size=0.06",
+            facecolor=to_rgba(color, fill),
+            edgecolor=color,
+            lw=1.3,
         )
     )
     _text(ax, x, y, text)
@@ -130,8 +135,14 @@ def _vector(ax, x, y, h, cells, color=INK, w=0.22) -> _Node:
     step = h / cells
     for i in range(cells):
         ax.add_patch(
-            Rectangle((x - w / 2, y - h / 2 + i * step), w, step,
-                      facecolor=to_rgba(color, 0.12), edgecolor=color, lw=0.8)
+            Rectangle(
+                (x - w / 2, y - h / 2 + i * step),
+                w,
+                step,
+                facecolor=to_rgba(color, 0.12),
+                edgecolor=color,
+                lw=0.8,
+            )
         )
     return _Node(x, y, w, h, "box")
 
@@ -144,8 +155,16 @@ def _arrow(ax, a, b, color=INK, ls="-", rad=0.0, lw=1.3):
     p1 = b.edge(*pa) if isinstance(b, _Node) else pb
     ax.add_patch(
         FancyArrowPatch(
-            p0, p1, arrowstyle="-|>", mutation_scale=11, color=color, lw=lw, ls=ls,
-            connectionstyle=f"arc3,rad={rad}", shrinkA=2, shrinkB=2,
+            p0,
+            p1,
+            arrowstyle="-|>",
+            mutation_scale=11,
+            color=color,
+            lw=lw,
+            ls=ls,
+            connectionstyle=f"arc3,rad={rad}",
+            shrinkA=2,
+            shrinkB=2,
         )
     )
 
@@ -153,8 +172,14 @@ def _arrow(ax, a, b, color=INK, ls="-", rad=0.0, lw=1.3):
 def _bracket(ax, x0, x1, y_top, y, label, color=LOSS):
     """A loss bracket under two columns: down from both, joined at height ``y``, labelled."""
     ax.plot([x0, x0, x1, x1], [y_top, y, y, y_top], color=color, lw=1.2)
-    _text(ax, (x0 + x1) / 2, y, label, color=color,
-          bbox=dict(facecolor="white", edgecolor="none", pad=1.5))
+    _text(
+        ax,
+        (x0 + x1) / 2,
+        y,
+        label,
+        color=color,
+        bbox=dict(facecolor="white", edgecolor="none", pad=1.5),
+    )
 
 
 def _blocked(ax, a: _Node, b: _Node, rad: float):
@@ -163,8 +188,14 @@ def _blocked(ax, a: _Node, b: _Node, rad: float):
     (dx, dy), mid = p2 - p0, (p0 + p2) / 2
     control = mid + rad * np.array([dy, -dx])  # the control point of matplotlib's arc3
     halfway = (p0 + 2 * control + p2) / 4  # the quadratic Bezier curve at t = 1/2
-    ax.add_patch(PathPatch(Path([p0, (p0 + control) / 2, halfway], [Path.MOVETO, Path.CURVE3,
-                                Path.CURVE3]), fill=False, edgecolor=GRADIENT, lw=1.3))
+    ax.add_patch(
+        PathPatch(
+            Path([p0, (p0 + control) / 2, halfway], [Path.MOVETO, Path.CURVE3, Path.CURVE3]),
+            fill=False,
+            edgecolor=GRADIENT,
+            lw=1.3,
+        )
+    )
     ax.plot(*halfway, marker="x", ms=9, mew=2.2, color=GRADIENT)
 
 
@@ -187,13 +218,21 @@ def autoencoder(input_dim: int = 784, latent_dim: int = 30) -> Figure:
     x_out = _vector(ax, 7.05, y, tall, 12, color=DECODER)
     for a, b in [(x_in, enc), (enc, code), (code, dec), (dec, x_out)]:
         _arrow(ax, a, b)
-    for node, name, size in [(x_in, f"${X}$", f"$D = {input_dim}$"),
-                             (code, f"code ${Z}$", f"$d = {latent_dim}$"),
-                             (x_out, f"${XHAT}$", f"$D = {input_dim}$")]:
+    for node, name, size in [
+        (x_in, f"${X}$", f"$D = {input_dim}$"),
+        (code, f"code ${Z}$", f"$d = {latent_dim}$"),
+        (x_out, f"${XHAT}$", f"$D = {input_dim}$"),
+    ]:
         _text(ax, node.x, node.y + node.h / 2 + 0.17, name)
         _text(ax, node.x, node.y - node.h / 2 - 0.14, size, size=SMALL)
-    _bracket(ax, x_in.x, x_out.x, y - tall / 2 - 0.3, 0.2,
-             rf"loss $\ell({X}, {XHAT}) = \Vert {X} - {XHAT} \Vert^2$")
+    _bracket(
+        ax,
+        x_in.x,
+        x_out.x,
+        y - tall / 2 - 0.3,
+        0.2,
+        rf"loss $\ell({X}, {XHAT}) = \Vert {X} - {XHAT} \Vert^2$",
+    )
     return fig
 
 
@@ -231,14 +270,19 @@ def vae(input_dim: int = 784, latent_dim: int = 20) -> Figure:
     _text(ax, z.x, z.y + 0.42, f"sample, $d = {latent_dim}$", size=SMALL)
     # the KL term attaches to the two heads: a dotted frame around them, labelled above
     ax.add_patch(
-        FancyBboxPatch((mu.x - head_w / 2 - 0.08, logvar.y - head_h / 2 - 0.08),
-                       head_w + 0.16, mu.y - logvar.y + head_h + 0.16,
-                       boxstyle="round,pad=0,rounding_size=0.08", fill=False,
-                       edgecolor=LOSS, ls=":", lw=1.4)
+        FancyBboxPatch(
+            (mu.x - head_w / 2 - 0.08, logvar.y - head_h / 2 - 0.08),
+            head_w + 0.16,
+            mu.y - logvar.y + head_h + 0.16,
+            boxstyle="round,pad=0,rounding_size=0.08",
+            fill=False,
+            edgecolor=LOSS,
+            ls=":",
+            lw=1.4,
+        )
     )
     _text(ax, mu.x, mu.y + head_h / 2 + 0.3, f"${KL}({QZX} \\,\\Vert\\, p({Z}))$", color=LOSS)
-    _bracket(ax, x_in.x, x_out.x, y - tall / 2 - 0.3, 0.2,
-             f"reconstruction $-\\log {PXZ}$")
+    _bracket(ax, x_in.x, x_out.x, y - tall / 2 - 0.3, 0.2, f"reconstruction $-\\log {PXZ}$")
     return fig
 
 
@@ -254,16 +298,27 @@ def graphical_model() -> Figure:
     Used in: notebooks/04_vae.ipynb.
     """
     fig, (ax,) = _canvas(5.6, 3.0, bottom=0.3)
-    ax.add_patch(FancyBboxPatch((1.0, 0.05), 3.1, 2.55, boxstyle="round,pad=0,rounding_size=0.1",
-                                fill=False, edgecolor=INK, lw=1.0))
+    ax.add_patch(
+        FancyBboxPatch(
+            (1.0, 0.05),
+            3.1,
+            2.55,
+            boxstyle="round,pad=0,rounding_size=0.1",
+            fill=False,
+            edgecolor=INK,
+            lw=1.0,
+        )
+    )
     _text(ax, 4.0, 0.17, "$N$ images", size=SMALL, ha="right")
     z = _circle(ax, 2.6, 2.05, 0.3, f"${Z}$", color=INK, fill=0.0)
     x = _circle(ax, 2.6, 0.95, 0.3, f"${X}$", color=INK, fill=0.3)
     _arrow(ax, z, x)
     _text(ax, 2.72, 1.5, f"${PXZ}$", ha="left")
     _text(ax, 2.98, 2.05, f"$p({Z}) = {STD_NORMAL}$", ha="left", size=SMALL)
-    on_circle = [(c.x + 0.3 * math.cos(math.radians(a)), c.y + 0.3 * math.sin(math.radians(a)))
-                 for c, a in ((x, 165), (z, 195))]
+    on_circle = [
+        (c.x + 0.3 * math.cos(math.radians(a)), c.y + 0.3 * math.sin(math.radians(a)))
+        for c, a in ((x, 165), (z, 195))
+    ]
     _arrow(ax, *on_circle, ls="--", rad=-0.7, color=ENCODER)
     _text(ax, 1.85, 1.5, f"${QZX}$", ha="right", color=ENCODER)
     theta, phi = _Node(4.6, 0.95, 0.1, 0.1, "circle"), _Node(0.5, 2.05, 0.1, 0.1, "circle")
@@ -272,9 +327,16 @@ def graphical_model() -> Figure:
     _text(ax, phi.x - 0.12, phi.y, r"$\phi$", ha="right")
     _arrow(ax, theta, x)
     _arrow(ax, phi, z, ls="--", color=ENCODER)
-    fig.legend(handles=[Line2D([], [], color=INK, label="generative model"),
-                        Line2D([], [], color=ENCODER, ls="--", label="approximate inference")],
-               loc="lower center", ncol=2, fontsize=SMALL, frameon=False)
+    fig.legend(
+        handles=[
+            Line2D([], [], color=INK, label="generative model"),
+            Line2D([], [], color=ENCODER, ls="--", label="approximate inference"),
+        ],
+        loc="lower center",
+        ncol=2,
+        fontsize=SMALL,
+        frameon=False,
+    )
     return fig
 
 
@@ -309,28 +371,61 @@ def reparameterization() -> Figure:
         if reparameterized:
             _arrow(ax, z, mu, color=GRADIENT, rad=0.35)
             _arrow(ax, z, sigma, color=GRADIENT, rad=-0.35)
-            _text(ax, 1.25, 2.3, f"$\\partial {Z} / \\partial {MU} = \\mathbf{{I}}$",
-                  color=GRADIENT, size=SMALL)
-            _text(ax, 1.0, 0.45, f"$\\partial {Z} / \\partial {SIGMA} = "
-                  f"\\operatorname{{diag}}({EPS})$", color=GRADIENT, size=SMALL)
+            _text(
+                ax,
+                1.25,
+                2.3,
+                f"$\\partial {Z} / \\partial {MU} = \\mathbf{{I}}$",
+                color=GRADIENT,
+                size=SMALL,
+            )
+            _text(
+                ax,
+                1.0,
+                0.45,
+                f"$\\partial {Z} / \\partial {SIGMA} = \\operatorname{{diag}}({EPS})$",
+                color=GRADIENT,
+                size=SMALL,
+            )
         else:
             _blocked(ax, z, mu, rad=0.35)
             _blocked(ax, z, sigma, rad=-0.35)
-            _text(ax, 1.2, 0.3, "blocked: the draw is not a\ndifferentiable function of "
-                  f"${MU}, {SIGMA}$", color=GRADIENT, size=SMALL)
+            _text(
+                ax,
+                1.2,
+                0.3,
+                f"blocked: the draw is not a\ndifferentiable function of ${MU}, {SIGMA}$",
+                color=GRADIENT,
+                size=SMALL,
+            )
         _text(ax, 1.9, 2.8, title)
-    fig.legend(handles=[
-        Line2D([], [], ls="", marker="s", ms=9, mfc="white", mec=INK, label="deterministic"),
-        Line2D([], [], ls="", marker="o", ms=9, mfc=to_rgba(RANDOM, 0.15), mec=RANDOM,
-               label="random"),
-        Line2D([], [], color=INK, label="forward"),
-        Line2D([], [], color=GRADIENT, label="gradient")],
-        loc="lower center", ncol=4, fontsize=SMALL, frameon=False)
+    fig.legend(
+        handles=[
+            Line2D([], [], ls="", marker="s", ms=9, mfc="white", mec=INK, label="deterministic"),
+            Line2D(
+                [],
+                [],
+                ls="",
+                marker="o",
+                ms=9,
+                mfc=to_rgba(RANDOM, 0.15),
+                mec=RANDOM,
+                label="random",
+            ),
+            Line2D([], [], color=INK, label="forward"),
+            Line2D([], [], color=GRADIENT, label="gradient"),
+        ],
+        loc="lower center",
+        ncol=4,
+        fontsize=SMALL,
+        frameon=False,
+    )
     return fig
 
 
-def elbo_gap(log_px: float | None = None, elbo: float | None = None, *,
-             kl_prior: float | None = None) -> Figure:
+def elbo_gap(
+    log_px: float | None = None, elbo: float | None = None, *, kl_prior: float | None = None
+) -> Figure:
     """log p_theta(x) = ELBO + gap, as bars of nats. Both sides are negative numbers, so the
     bars show their negatives, the losses: the bar of -ELBO (what the VAE minimizes) is made
     of -log p_theta(x) and the gap KL(q_phi(z | x) || p_theta(z | x)); a second bar of the
@@ -360,24 +455,55 @@ def elbo_gap(log_px: float | None = None, elbo: float | None = None, *,
     fig, (ax,) = _canvas(7.5, 2.8 if split else 1.7)
     scale = width / loss
     top = 1.8 if split else 0.7
-    rows = [(top, nll, f"$-\\log p_\\theta({X})${nats(nll)}", GREY,
-             f"gap $\\;{KL}({QZX} \\,\\Vert\\, p_\\theta({Z} \\mid {X})){nats(loss - nll)}$")]
+    rows = [
+        (
+            top,
+            nll,
+            f"$-\\log p_\\theta({X})${nats(nll)}",
+            GREY,
+            f"gap $\\;{KL}({QZX} \\,\\Vert\\, p_\\theta({Z} \\mid {X})){nats(loss - nll)}$",
+        )
+    ]
     if split:
-        rows.append((top - 1.1, loss - kl, f"reconstruction $-\\mathbb{{E}}_{{q_\\phi}}"
-                     f"[\\log {PXZ}]${nats(loss - kl)}", DECODER,
-                     f"${KL}({QZX} \\,\\Vert\\, p({Z})){nats(kl)}$"))
+        rows.append(
+            (
+                top - 1.1,
+                loss - kl,
+                f"reconstruction $-\\mathbb{{E}}_{{q_\\phi}}[\\log {PXZ}]${nats(loss - kl)}",
+                DECODER,
+                f"${KL}({QZX} \\,\\Vert\\, p({Z})){nats(kl)}$",
+            )
+        )
     for (y, first, label, color, rest_label), hatch in zip(rows, ("///", None), strict=False):
         rest = loss - first
-        ax.add_patch(Rectangle((left, y - 0.2), first * scale, 0.4,
-                               facecolor=to_rgba(color, 0.25), edgecolor=color))
-        ax.add_patch(Rectangle((left + first * scale, y - 0.2), rest * scale, 0.4,
-                               facecolor=to_rgba(LOSS, 0.3), edgecolor=LOSS, hatch=hatch))
+        ax.add_patch(
+            Rectangle(
+                (left, y - 0.2), first * scale, 0.4, facecolor=to_rgba(color, 0.25), edgecolor=color
+            )
+        )
+        ax.add_patch(
+            Rectangle(
+                (left + first * scale, y - 0.2),
+                rest * scale,
+                0.4,
+                facecolor=to_rgba(LOSS, 0.3),
+                edgecolor=LOSS,
+                hatch=hatch,
+            )
+        )
         _text(ax, left + first * scale / 2, y, label)
         _text(ax, left + width - 0.06, y + 0.36, rest_label, color=LOSS, ha="right")
     _text(ax, left, top + 0.36, "0 nats", size=SMALL, ha="left")
     ax.plot([left + width] * 2, [0.12, top + 0.22], color=INK, ls="--", lw=1)
-    _text(ax, left + width - 0.06, 0.02, f"$-\\mathcal{{L}}${nats(loss)} (the VAE's loss)",
-          size=SMALL, ha="right", va="bottom")
+    _text(
+        ax,
+        left + width - 0.06,
+        0.02,
+        f"$-\\mathcal{{L}}${nats(loss)} (the VAE's loss)",
+        size=SMALL,
+        ha="right",
+        va="bottom",
+    )
     title = f"$\\log p_\\theta({X}) = \\mathcal{{L}} + $ gap"
     if numbers:
         title += f":  ${log_px:.1f} = {elbo:.1f} + {log_px - elbo:.1f}$ nats"
@@ -404,8 +530,13 @@ def _fit_gaussian(divergence, starts) -> tuple[float, float]:
 def _lbfgs(divergence, start) -> tuple[torch.Tensor, float]:
     """One L-BFGS run from ``start`` = (mean, log_sd); returns the end point and its value."""
     params = torch.tensor(start, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([params], max_iter=300, tolerance_grad=1e-12,
-                            tolerance_change=1e-15, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [params],
+        max_iter=300,
+        tolerance_grad=1e-12,
+        tolerance_change=1e-15,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure():
         opt.zero_grad()
@@ -452,26 +583,39 @@ def kl_asymmetry(seed: int = 0) -> tuple[Figure, dict]:
         return (log_p.exp() * (log_p - log_q(mean, log_sd))).sum() * dx
 
     gen = torch.Generator().manual_seed(seed)
-    starts = torch.stack([torch.rand(8, generator=gen) * 8 - 4,  # means in [-4, 4]
-                          torch.rand(8, generator=gen) * 2 - 1], dim=1).tolist()  # log sd
+    starts = torch.stack(
+        [
+            torch.rand(8, generator=gen) * 8 - 4,  # means in [-4, 4]
+            torch.rand(8, generator=gen) * 2 - 1,
+        ],
+        dim=1,
+    ).tolist()  # log sd
     numbers = {}
     for name, divergence in (("reverse", kl_q_p), ("forward", kl_p_q)):
         mean, sd = _fit_gaussian(divergence, starts)
         m, ls = torch.tensor([mean, math.log(sd)], dtype=torch.float64)
-        numbers[name] = {"mean": mean, "sd": sd, "kl_q_p": float(kl_q_p(m, ls)),
-                         "kl_p_q": float(kl_p_q(m, ls))}
+        numbers[name] = {
+            "mean": mean,
+            "sd": sd,
+            "kl_q_p": float(kl_q_p(m, ls)),
+            "kl_p_q": float(kl_p_q(m, ls)),
+        }
 
     fig = _new_figure(figsize=(7.0, 3.2))
     ax = fig.add_subplot()
     xs = grid.numpy()
-    ax.fill_between(xs, log_p.exp().numpy(), color=GREY, alpha=0.35, lw=0,
-                    label="target $p$: two modes")
-    for name, color, words, what in (("reverse", ENCODER, "mode-seeking", r"q \,\Vert\, p"),
-                                     ("forward", DECODER, "mass-covering", r"p \,\Vert\, q")):
+    ax.fill_between(
+        xs, log_p.exp().numpy(), color=GREY, alpha=0.35, lw=0, label="target $p$: two modes"
+    )
+    for name, color, words, what in (
+        ("reverse", ENCODER, "mode-seeking", r"q \,\Vert\, p"),
+        ("forward", DECODER, "mass-covering", r"p \,\Vert\, q"),
+    ):
         fit = numbers[name]
         density = torch.distributions.Normal(fit["mean"], fit["sd"]).log_prob(grid).exp()
-        ax.plot(xs, density.numpy(), color=color, lw=2,
-                label=f"$q$ minimizing ${KL}({what})$: {words}")
+        ax.plot(
+            xs, density.numpy(), color=color, lw=2, label=f"$q$ minimizing ${KL}({what})$: {words}"
+        )
     ax.set_xlim(-5.5, 5.5)
     ax.set_ylim(0, None)
     ax.set_xlabel("$z$")
@@ -483,16 +627,20 @@ def kl_asymmetry(seed: int = 0) -> tuple[Figure, dict]:
     def show(v):  # two decimals, and no "-0.00"
         return f"{round(v, 2) + 0.0:.2f}"
 
-    ax.set_title(f"mode-seeking $q$: mean {show(rev['mean'])}, sd {rev['sd']:.2f}, "
-                 f"${KL}(q \\,\\Vert\\, p) = {rev['kl_q_p']:.2f}$\n"
-                 f"mass-covering $q$: mean {show(fwd['mean'])}, sd {fwd['sd']:.2f}, "
-                 f"${KL}(p \\,\\Vert\\, q) = {fwd['kl_p_q']:.2f}$", fontsize=FONT)
+    ax.set_title(
+        f"mode-seeking $q$: mean {show(rev['mean'])}, sd {rev['sd']:.2f}, "
+        f"${KL}(q \\,\\Vert\\, p) = {rev['kl_q_p']:.2f}$\n"
+        f"mass-covering $q$: mean {show(fwd['mean'])}, sd {fwd['sd']:.2f}, "
+        f"${KL}(p \\,\\Vert\\, q) = {fwd['kl_p_q']:.2f}$",
+        fontsize=FONT,
+    )
     fig.tight_layout()
     return fig, numbers
 
 
-def posterior_contours(post_mean, post_cov, q_mean, q_std, *, prior: bool = True, ax=None,
-                       title: str | None = None) -> Figure:
+def posterior_contours(
+    post_mean, post_cov, q_mean, q_std, *, prior: bool = True, ax=None, title: str | None = None
+) -> Figure:
     """The 1-, 2- and 3-sd ellipses of a correlated 2-D Gaussian posterior N(post_mean,
     post_cov) against a diagonal Gaussian q = N(q_mean, diag(q_std^2)), and optionally the
     prior N(0, I) in light grey. Tensors (any device) or arrays: means (2,), post_cov (2, 2),
@@ -502,10 +650,16 @@ def posterior_contours(post_mean, post_cov, q_mean, q_std, *, prior: bool = True
     """
     post_mean, post_cov = _to_numpy(post_mean).reshape(-1), _to_numpy(post_cov)
     q_mean, q_std = _to_numpy(q_mean).reshape(-1), _to_numpy(q_std).reshape(-1)
-    if post_mean.shape != (2,) or post_cov.shape != (2, 2) or q_mean.shape != (2,) \
-            or q_std.shape != (2,):
-        raise ValueError("need 2-D Gaussians: means (2,), post_cov (2, 2) and q_std (2,), got "
-                         f"{post_mean.shape}, {post_cov.shape}, {q_mean.shape}, {q_std.shape}")
+    if (
+        post_mean.shape != (2,)
+        or post_cov.shape != (2, 2)
+        or q_mean.shape != (2,)
+        or q_std.shape != (2,)
+    ):
+        raise ValueError(
+            "need 2-D Gaussians: means (2,), post_cov (2, 2) and q_std (2,), got "
+            f"{post_mean.shape}, {post_cov.shape}, {q_mean.shape}, {q_std.shape}"
+        )
     if ax is None:
         fig = _new_figure(figsize=(4.6, 4.6))
         ax = fig.add_subplot()
@@ -513,21 +667,34 @@ def posterior_contours(post_mean, post_cov, q_mean, q_std, *, prior: bool = True
     angle = np.linspace(0, 2 * np.pi, 200)
     circle = np.stack([np.cos(angle), np.sin(angle)])  # (2, 200)
     # (mean, a square root of the covariance, colour, line style, line width, label)
-    gaussians = [(post_mean, np.linalg.cholesky(post_cov), INK, "-", 1.4, "exact posterior"),
-                 (q_mean, np.diag(q_std), ENCODER, "--", 1.4, "best diagonal $q$")]
+    gaussians = [
+        (post_mean, np.linalg.cholesky(post_cov), INK, "-", 1.4, "exact posterior"),
+        (q_mean, np.diag(q_std), ENCODER, "--", 1.4, "best diagonal $q$"),
+    ]
     if prior:
         gaussians.insert(0, (np.zeros(2), np.eye(2), LIGHT, "-", 0.9, f"prior ${STD_NORMAL}$"))
     for mean, root, color, ls, lw, label in gaussians:
         for radius in (1, 2, 3):
             ellipse = mean[:, None] + radius * root @ circle  # (2, 200)
-            ax.plot(*ellipse, color=color, ls=ls, lw=lw, solid_capstyle="round",
-                    label=label if radius == 1 else None)
+            ax.plot(
+                *ellipse,
+                color=color,
+                ls=ls,
+                lw=lw,
+                solid_capstyle="round",
+                label=label if radius == 1 else None,
+            )
         ax.plot(*mean, marker="+", color=color, ms=8)
     ax.set_aspect("equal", adjustable="datalim")
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
-    ax.legend(fontsize=SMALL, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12),
-              ncol=len(gaussians))
+    ax.legend(
+        fontsize=SMALL,
+        frameon=False,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.12),
+        ncol=len(gaussians),
+    )
     if title:
         ax.set_title(title, fontsize=FONT)
     return ax.figure

@@ -1,10 +1,13 @@
-"""Metrics: test negative ELBO, importance-weighted log-likelihood, reconstruction error, PCA.
+"""Metrics: test negative ELBO, reconstruction error, PCA, and the importance-weighted bound.
 
 All results are per-example sums over pixels, averaged over the test set (nats per image, or
 squared error per image), matching the reduction convention of ``objectives``.
 
-Used in: notebooks/01_autoencoder.ipynb (PCA, reconstruction error), 04_vae.ipynb,
-07_deriving_the_elbo.ipynb and 08_evaluating_vaes.ipynb (IW bound).
+The importance-weighted bound lives in ``likelihood`` (``iw_log_likelihood``); it is imported
+here because the chapters call it as ``evaluate.iw_log_likelihood``.
+
+Used in: notebooks/01 (PCA, reconstruction error), 04, 05, 07 and 08 (the bounds), 09 (rate
+and distortion, the rate of each latent dimension, active units).
 """
 
 from __future__ import annotations
@@ -12,28 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .objectives import (
-    elbo_loss,
-    gaussian_kl,
-    iw_bound,
-    log_likelihood,
-    log_normal,
-    log_standard_normal,
-)
-
-
-def _check_k(k) -> int:
-    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-        raise ValueError(f"k (number of importance samples) must be an int >= 1, got {k!r}")
-    return k
-
-
-def _check_vae(model: nn.Module) -> None:
-    if not (hasattr(model, "reparameterize") and hasattr(model, "likelihood")):
-        raise TypeError(
-            f"model must be a VAE (encode -> (mu, logvar), a likelihood), got "
-            f"{type(model).__name__}; use reconstruct / sse_per_image for an Autoencoder"
-        )
+from .likelihood import check_vae, iw_log_likelihood
+from .objectives import elbo_loss, gaussian_kl
 
 
 def _positive(value, name: str) -> int:
@@ -54,58 +37,25 @@ def negative_elbo(
 
     Returns dict(neg_elbo, recon, kl) in nats per image (floats).
     """
-    _check_vae(model)
+    check_vae(model)
     _positive(batch_size, "batch_size")
     model.eval()
-    torch.manual_seed(seed)
+    device = _device(model)
     totals = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
-    for xb in x.split(batch_size):
-        xb = xb.to(_device(model))
-        terms = elbo_loss(xb, model(xb), likelihood=model.likelihood)
-        for key in totals:
-            totals[key] += terms[key].item() * len(xb)
+    # The model draws its noise from torch's global generator: seed it inside fork_rng, which
+    # restores the caller's generator afterwards (the same numbers as before, no side effect).
+    cuda = []
+    if device.type == "cuda":
+        cuda = [device.index if device.index is not None else torch.cuda.current_device()]
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed)
+        for xb in x.split(batch_size):
+            xb = xb.to(device)
+            terms = elbo_loss(xb, model(xb), likelihood=model.likelihood)
+            for key in totals:
+                totals[key] += terms[key].item() * len(xb)
     n = len(x)
     return {"neg_elbo": totals["loss"] / n, "recon": totals["recon"] / n, "kl": totals["kl"] / n}
-
-
-@torch.no_grad()
-def iw_log_likelihood(
-    model: nn.Module, x: torch.Tensor, k: int = 100, *, max_rows: int = 50_000, seed: int = 0
-) -> torch.Tensor:
-    """Importance-weighted estimate of log p(x) for every example, shape (N,).
-
-    log p(x) >= E[ log (1/k) sum_i p(x, z_i) / q(z_i | x) ],  z_i ~ q(z | x)   (Burda et al. 2015)
-
-    With k = 1 this is the ELBO; it tightens as k grows. Decoding is done in chunks of at
-    most ``max_rows`` images so that k = 5000 fits in memory.
-    """
-    _check_k(k)
-    _check_vae(model)
-    _positive(max_rows, "max_rows")
-    model.eval()
-    device = _device(model)
-    gen = torch.Generator(device=device).manual_seed(seed)
-    per_chunk = max(1, max_rows // k)  # examples per chunk
-    k_chunk = min(k, max_rows)
-    out = []
-    for xb in x.split(per_chunk):
-        xb = xb.to(device)  # (B, D)
-        mu, logvar = model.encode(xb)  # (B, d) each
-        std = torch.exp(0.5 * logvar)
-        log_w = []
-        for start in range(0, k, k_chunk):
-            kk = min(k_chunk, k - start)
-            eps = torch.randn((kk, *mu.shape), generator=gen, device=device)
-            z = mu + std * eps  # (kk, B, d)
-            x_out, x_logvar = model.decode_params(z.reshape(-1, z.shape[-1]))
-            x_rep = xb.expand(kk, *xb.shape).reshape(-1, xb.shape[-1])  # (kk*B, D)
-            lx = log_likelihood(
-                model.likelihood, x_rep, x_out, 0.0 if x_logvar is None else x_logvar
-            )
-            log_px_z = lx.view(kk, -1)  # (kk, B)
-            log_w.append(log_px_z + log_standard_normal(z) - log_normal(z, mu, logvar))
-        out.append(iw_bound(torch.cat(log_w)))
-    return torch.cat(out).cpu()
 
 
 @torch.no_grad()
@@ -117,7 +67,7 @@ def test_nll(model: nn.Module, x: torch.Tensor, k: int = 100, **kwargs) -> float
 @torch.no_grad()
 def kl_per_dimension(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     """Average KL(q(z_j | x) || N(0, 1)) of each latent dimension j over ``x``, shape (d,)."""
-    _check_vae(model)
+    check_vae(model)
     model.eval()
     total = None
     for xb in x.split(batch_size):
@@ -131,7 +81,7 @@ def kl_per_dimension(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) 
 def active_units(model: nn.Module, x: torch.Tensor, threshold: float = 0.01) -> int:
     """Latent dimensions whose posterior mean varies with x: Cov_x(E_q[z_j]) > threshold
     (Burda et al. 2015, Section 5.2)."""
-    _check_vae(model)
+    check_vae(model)
     mu = torch.cat([model.encode(xb.to(_device(model)))[0] for xb in x.split(1000)])
     return int((mu.var(dim=0) > threshold).sum())
 

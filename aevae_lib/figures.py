@@ -1,36 +1,27 @@
-"""Static figures that tell the story of each interactive widget, and what both compute.
+"""Image helpers shared by the explorers, and the latent traversals of chapter 09.
 
-The rendered book has no kernel behind its widgets, so every widget in ``widgets`` has a
-static twin here that shows the same idea in one matplotlib figure (and that lecturers can
-export with ``plots.save_figure``):
-
-    latent_grid_figure(vae_2d)          the decoder over a grid of a 2-D latent space
-    interpolation_figure(model, x)      decoded straight lines between the codes of test images
-    denoising_figure(dae, x)            noisy inputs and reconstructions at several noise levels
-    beta_figure({beta: vae}, x)         samples and reconstructions as the KL weight grows
-
-and the latent traversals of chapter 09 (``latent_traversal``, ``traversal_rows``): one
-image's code decoded while a single latent dimension moves and the others stay put.
+- ``encode_mean`` / ``decode_images``: a model's code for images (a VAE's posterior mean) and
+  the images it decodes (a VAE's mean image), on CPU in [0, 1];
+- ``check_images``, ``check_index``, ``check_2d``, ``check_models``: argument checks with
+  messages that say what was expected;
+- ``strip``: images side by side as one array; ``png_bytes``: an array as a PNG;
+- ``latent_traversal`` / ``traversal_rows``: one image's code decoded while a single latent
+  dimension moves and the others stay put.
 
 Images are (N, 784) tensors with intensities in [0, 1]. A model is an ``Autoencoder``, a
-``VAE`` or anything with ``encode``/``decode``; a VAE is seen through its posterior mean and
-its decoder's mean image.
+``VAE`` or anything with ``encode``/``decode``.
 
-Used in: notebooks/02 (denoising), 03 and 04 (interpolation, latent grid), 09 (beta, traversals).
+Used in: aevae_lib/explorers (every explorer), notebooks/09 (traversals).
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 from torch import nn
-
-from .corrupt import gaussian_noise
-from .objectives import gaussian_kl, log_likelihood
-from .plots import image_grid, image_rows
 
 
 def _device(model: nn.Module) -> torch.device:
@@ -53,6 +44,16 @@ def decode_images(model: nn.Module, z: torch.Tensor) -> torch.Tensor:
     if hasattr(model, "mean_image"):  # a VAE: logits or a mean -> the mean image
         out = model.mean_image(out)
     return out.clamp(0.0, 1.0).cpu()
+
+
+def png_bytes(canvas: np.ndarray, zoom: int = 3) -> bytes:
+    """PNG of an intensity array (ink 1 = black on white), each pixel a zoom x zoom block."""
+    from matplotlib.image import imsave
+
+    big = np.kron(np.clip(canvas, 0.0, 1.0), np.ones((zoom, zoom)))
+    buf = io.BytesIO()
+    imsave(buf, big, cmap="gray_r", vmin=0.0, vmax=1.0, format="png")
+    return buf.getvalue()
 
 
 def check_images(x, name: str = "x") -> torch.Tensor:
@@ -88,87 +89,11 @@ def check_2d(vae: nn.Module) -> None:
         )
 
 
-def latent_grid_figure(vae: nn.Module, n: int = 15, z_range: float = 3.0) -> Figure:
-    """The decoder over an n x n grid of z in [-z_range, z_range]^2 (z1 across, z2 up)."""
-    check_2d(vae)
-    ticks = torch.linspace(-z_range, z_range, n)
-    z2, z1 = torch.meshgrid(ticks.flip(0), ticks, indexing="ij")  # top row: largest z2
-    z = torch.stack([z1.reshape(-1), z2.reshape(-1)], dim=1)  # (n * n, 2)
-    return image_grid(
-        decode_images(vae, z),
-        ncols=n,
-        title=f"decoded z on a {n}x{n} grid over [{-z_range:g}, {z_range:g}]²",
-        scale=0.35,
-    )
-
-
-def interpolation_figure(
-    model: nn.Module, x: torch.Tensor, pairs=((0, 1),), steps: int = 9
-) -> Figure:
-    """One row per pair (a, b): test image a, the decoded path from z_a to z_b, test image b."""
-    x = check_images(x)
-    rows = {}
-    for a, b in pairs:
-        check_index(a, len(x), "index a")
-        check_index(b, len(x), "index b")
-        z_a, z_b = encode_mean(model, x[[a, b]])
-        t = torch.linspace(0, 1, steps).unsqueeze(1)  # (steps, 1)
-        path = decode_images(model, (1 - t) * z_a + t * z_b)  # (steps, D)
-        rows[f"{a} → {b}"] = torch.cat([x[a : a + 1].cpu(), path, x[b : b + 1].cpu()])
-    return image_rows(rows, title="interpolation in code space (ends: the test images)")
-
-
-def denoise(model: nn.Module, x: torch.Tensor, std: float, seed: int):
-    """The same noise pattern for every level: x_tilde = clip(x + std * eps, 0, 1)."""
-    noisy = gaussian_noise(x, std, generator=torch.Generator().manual_seed(seed))
-    recon = decode_images(model, encode_mean(model, noisy))
-    return noisy, recon
-
-
-def denoising_figure(
-    model: nn.Module, x: torch.Tensor, stds=(0.0, 0.25, 0.5, 0.75), n: int = 6, seed: int = 0
-) -> Figure:
-    """Rows: the clean images, then for each noise level the noisy input and its reconstruction."""
-    x = check_images(x)[:n].cpu()
-    rows = {"clean": x}
-    for std in stds:
-        noisy, recon = denoise(model, x, std, seed)
-        rows[f"noise {std:g}"], rows[f"denoised {std:g}"] = noisy, recon
-    return image_rows(rows, title="denoising autoencoder at several noise levels")
-
-
-@torch.no_grad()
-def beta_panel(vae: nn.Module, x: torch.Tensor, n: int, seed: int):
-    """(samples (n, D), reconstructions of x at z = mu (B, D), mean KL, mean -log p(x | z = mu)).
-
-    The prior samples use a generator seeded with ``seed``: the same z for every model. The
-    reconstruction term uses the decoder's mean (unit variance for a Gaussian likelihood).
-    """
-    samples = vae.sample(n, generator=torch.Generator().manual_seed(seed)).cpu()
-    mu, logvar = vae.encode(x.to(_device(vae)))
-    recon = decode_images(vae, mu)
-    kl = gaussian_kl(mu, logvar).mean().item()
-    nll = -log_likelihood(vae.likelihood, x.to(mu.device), vae.decode(mu)).mean().item()
-    return samples, recon, kl, nll
-
-
 def check_models(models) -> list:
     """The sorted betas of ``models`` ({beta: VAE}), after checking it is a non-empty dict."""
     if not isinstance(models, Mapping) or not models:
         raise ValueError("models must be a non-empty dict {beta: trained VAE}")
     return sorted(models)
-
-
-def beta_figure(
-    models: Mapping[float, nn.Module], x: torch.Tensor, n: int = 8, seed: int = 0
-) -> Figure:
-    """Rows: n test images, then for each beta its prior samples and reconstructions."""
-    x = check_images(x)[:n].cpu()
-    rows = {"test images": x}
-    for beta in check_models(models):
-        samples, recon, kl, _ = beta_panel(models[beta], x, n, seed)
-        rows[f"β={beta:g} samples"], rows[f"β={beta:g} recon. (KL {kl:.0f})"] = samples, recon
-    return image_rows(rows, title="samples and reconstructions as the KL weight β grows")
 
 
 @torch.no_grad()

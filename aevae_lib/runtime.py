@@ -66,10 +66,13 @@ def get_device(prefer: str | None = None, verbose: bool = True) -> torch.device:
                 f"device must be 'cuda', 'cuda:N', 'mps', 'cpu' or None (the best), got {prefer!r}"
             )
         if prefer.startswith("cuda") and not torch.cuda.is_available():
-            raise RuntimeError(f"device {prefer!r} was asked for, but no CUDA device is available; "
-                               "use 'cpu'")
+            raise RuntimeError(
+                f"device {prefer!r} was asked for, but no CUDA device is available; use 'cpu'"
+            )
         if prefer == "mps" and not _mps_available():
-            raise RuntimeError("device 'mps' was asked for, but Apple MPS is not available; use 'cpu'")
+            raise RuntimeError(
+                "device 'mps' was asked for, but Apple MPS is not available; use 'cpu'"
+            )
         device = torch.device(prefer)
     elif torch.cuda.is_available():
         device = torch.device("cuda")

@@ -124,7 +124,7 @@ def best_diagonal_gaussian(model: LinearGaussian, x: torch.Tensor) -> Independen
     1 / Lambda_jj, the inverse diagonal of the *precision*, which is never larger than the
     posterior's own variance (Lambda^{-1})_jj: a diagonal q fitted this way is too narrow
     whenever the posterior is correlated. Its gap is
-    KL = 1/2 (sum_j log Lambda_jj - log det Lambda); for d = 2, -1/2 log(1 - rho^2) with rho
+    KL = 1/2 (sum_j log Lambda_jj - log det Lambda); for d = 2, -1/2 log(1 - r^2) with r
     the posterior correlation. x (B, D) -> batch (B,), event (d,).
     """
     precision = model.posterior_precision()

@@ -64,10 +64,20 @@ def trained_ae(*, device=None, progress: bool = True, use_cache: bool = True, **
         if config.exclude_digit is not None:
             x = x[data["y_train"] != config.exclude_digit]
             x_val = x_val[data["y_test"] != config.exclude_digit]
-        loss = denoising_ae_loss(config.noise_std, config.mask_fraction) if config.denoising \
+        loss = (
+            denoising_ae_loss(config.noise_std, config.mask_fraction)
+            if config.denoising
             else ae_loss
-        return fit(model, x, loss_fn=loss, x_val=x_val, progress=progress,
-                   desc=f"AE d={config.latent_dim}", **config.fit_settings())
+        )
+        return fit(
+            model,
+            x,
+            loss_fn=loss,
+            x_val=x_val,
+            progress=progress,
+            desc=f"AE d={config.latent_dim}",
+            **config.fit_settings(),
+        )
 
     return load_or_train(config, train, device=device, use_cache=use_cache, data_fn=_x_train)
 
@@ -81,9 +91,15 @@ def trained_vae(*, device=None, progress: bool = True, use_cache: bool = True, *
 
     def train(model):
         data = mnist_tensors(device, config.n_train)
-        return fit(model, data["x_train"], binarize=config.binarize, progress=progress,
-                   loss_fn=vae_loss(config.likelihood, config.beta, free_bits=config.free_bits),
-                   desc=f"VAE d={config.latent_dim}", **config.fit_settings())
+        return fit(
+            model,
+            data["x_train"],
+            binarize=config.binarize,
+            progress=progress,
+            loss_fn=vae_loss(config.likelihood, config.beta, free_bits=config.free_bits),
+            desc=f"VAE d={config.latent_dim}",
+            **config.fit_settings(),
+        )
 
     return load_or_train(config, train, device=device, use_cache=use_cache, data_fn=_x_train)
 
@@ -98,8 +114,15 @@ def trained_judge(*, device=None, progress: bool = True, use_cache: bool = True,
 
     def train(model):
         data = mnist_tensors(device)
-        history = fit(model, data["x_train"], y=data["y_train"], loss_fn=classifier_loss,
-                      progress=progress, desc="judge", **config.fit_settings())
+        history = fit(
+            model,
+            data["x_train"],
+            y=data["y_train"],
+            loss_fn=classifier_loss,
+            progress=progress,
+            desc="judge",
+            **config.fit_settings(),
+        )
         history["test_accuracy"] = accuracy(model, data["x_test"], data["y_test"])
         return history
 
@@ -122,8 +145,9 @@ def cache_path(config: ModelConfig) -> Path:
     return cache_dir() / "models" / f"{config.key()}.pt"
 
 
-def load_or_train(config: ModelConfig, train, *, device, use_cache: bool = True, data_fn=None,
-                  say=None):
+def load_or_train(
+    config: ModelConfig, train, *, device, use_cache: bool = True, data_fn=None, say=None
+):
     """The model of ``config`` and its history: from the cache when it holds it, else trained.
 
     ``train(model)`` trains the freshly built model in place and returns its history. A cache
@@ -139,8 +163,11 @@ def load_or_train(config: ModelConfig, train, *, device, use_cache: bool = True,
             say(f"Loaded the trained {_name(config)} from the model cache")
             return model, history
         except (ValueError, OSError, RuntimeError) as err:
-            warnings.warn(f"the cached {_name(config)} could not be used ({err}); training it "
-                          "again", RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                f"the cached {_name(config)} could not be used ({err}); training it again",
+                RuntimeWarning,
+                stacklevel=3,
+            )
     model = config.build().to(device)
     why = "not in the model cache yet" if use_cache else "the model cache is not used"
     estimate = _estimate(model, config, data_fn, device) if data_fn is not None else ""
@@ -154,7 +181,8 @@ def load_or_train(config: ModelConfig, train, *, device, use_cache: bool = True,
             warnings.warn(
                 f"could not write the model cache at {path} ({err}); the model is trained but "
                 "not cached. Set AEVAE_CACHE to a writable folder to keep trained models.",
-                RuntimeWarning, stacklevel=3,
+                RuntimeWarning,
+                stacklevel=3,
             )
     return model, history
 
@@ -167,7 +195,7 @@ def _name(config: ModelConfig) -> str:
 
 
 def _estimate(model: nn.Module, config: ModelConfig, data_fn, device) -> str:
-    """", about N s": two optimizer steps of a copy of ``model`` timed on this machine (the
+    """ ", about N s": two optimizer steps of a copy of ``model`` timed on this machine (the
     model's weights and torch's random state are left as they were), times the steps to go."""
     try:
         x, y, n = data_fn(config, device)

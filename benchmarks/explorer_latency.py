@@ -6,13 +6,13 @@
                                                      # the script in a minute
     python benchmarks/explorer_latency.py --random   # untrained models of the same sizes
 
-Builds the explorers of chapters 02, 03, 05 and 09 (aevae_lib/explorers.py) on the models those
+Builds the explorers of chapters 02, 03, 05 and 09 (aevae_lib/explorers) on the models those
 chapters train, writes one page per chapter as the book would show it (vendored scripts, no
 network), and drives each explorer in headless Chromium with Playwright's real mouse and
 keyboard: a drag across the 2-D VAE's latent plane (one pointermove per step) and arrow keys
 on its sliders, arrow keys on t and clicks in the gallery of the interpolation explorer, keys
 on the noise level of the denoising explorer, keys on beta and the "new samples" button. The
-page records, per input event (``performance.now()``, see static/explorers.js):
+page records, per input event (``performance.now()``, see explorers/static/explorers.js):
 
 - ``compute_ms``: the page's own work in the event handler (decode, draw the canvases);
 - ``event_to_drawn_ms``: from the event's timestamp to the drawn image;
@@ -235,7 +235,7 @@ def main(argv=None) -> int:
     chapters = book_explorers(kind)
     build_s = time.perf_counter() - start
     result = {
-        "what": "explorers of aevae_lib/explorers.py in headless Chromium: ms per input event",
+        "what": "explorers of aevae_lib/explorers in headless Chromium: ms per input event",
         "models": kind + (" (fast mode)" if args.fast and kind == "zoo" else ""),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version(), "chromium": chromium_version(chromium),
@@ -262,6 +262,8 @@ def main(argv=None) -> int:
                     entry = {"html_bytes": len(html.encode()), "model_bytes": 0, "explorers": {}}
                     for i, (name, w) in enumerate(widgets.items()):
                         root = page.locator("[data-aevae-explorer]").nth(i)
+                        # the probes first: they start from the explorer's first state
+                        deviation = round(_probe_deviation(page, root), 4)
                         timings = {what: _measure(page, root, act)
                                    for what, act in actions(name, page, root).items()}  # fmt: skip
                         entry["explorers"][name] = {
@@ -271,7 +273,7 @@ def main(argv=None) -> int:
                             "export_max_error": max(e.max_error for e in w.exports.values())
                             if w.exports
                             else None,
-                            "probe_max_pixel_difference": round(_probe_deviation(page, root), 4),
+                            "probe_max_pixel_difference": deviation,
                             "decoders_shipped": getattr(w, "shipped", True),
                             "timings": timings,
                         }

@@ -40,7 +40,10 @@ def time_notebook(path: Path, timeout: int) -> dict:
 
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
     )
     cell_times: list[tuple[float, int]] = []
     original = client.async_execute_cell
@@ -74,8 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb")
     parser.add_argument("--fast", action="store_true", help="AEVAE_FAST=1 (quick mode)")
-    parser.add_argument("--keep-cache", action="store_true",
-                        help="use AEVAE_CACHE as it is instead of a new empty cache")
+    parser.add_argument(
+        "--keep-cache",
+        action="store_true",
+        help="use AEVAE_CACHE as it is instead of a new empty cache",
+    )
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell (default 900)")
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))

@@ -3,7 +3,7 @@
     python benchmarks/vae_schedule.py            # two runs of 25 epochs, a few minutes on 2 CPUs
     python benchmarks/vae_schedule.py --fast     # 1,000 images, 3 epochs: checks the script
 
-Trains the 784-400-20 VAE of ``zoo.vae_defaults()`` from the same initial weights, on the same
+Trains the 784-400-20 VAE of ``configs.VAEConfig()`` from the same initial weights, on the same
 minibatches and binarizations, with two learning-rate schedules, and records the negative ELBO
 on the fixed binarization of the 10,000 test images after every epoch:
 
@@ -32,7 +32,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-#: The two schedules compared: overrides of ``zoo.vae_defaults()``.
+#: The two schedules compared: overrides of ``configs.VAEConfig()``.
 SCHEDULES = ("cosine", "stable-decay")
 
 
@@ -56,6 +56,7 @@ def run(fast: bool) -> dict:
     import torch
 
     from aevae_lib import zoo
+    from aevae_lib.configs import VAEConfig
     from aevae_lib.data import fixed_binarization
     from aevae_lib.evaluate import negative_elbo
     from aevae_lib.models import VAE
@@ -63,7 +64,7 @@ def run(fast: bool) -> dict:
     from aevae_lib.train import fit, vae_loss
 
     seed_everything(0)
-    defaults = zoo.vae_defaults()
+    defaults = VAEConfig().to_dict()
     epochs = 3 if fast else defaults["epochs"]
     data = zoo.mnist_tensors("cpu", n_train=1_000 if fast else None)
     x_test = fixed_binarization(data["x_test"])  # (10000, 784), as in the chapter

@@ -11,8 +11,9 @@ from aevae_lib import cli
 from aevae_lib.bench import cpu_run
 from aevae_lib.checkpoint import load_checkpoint
 
-SMALL = dict(hidden=[32, 32], latent_dim=4, batch_size=50, epochs=4, n_val=200, n_train=300,
-             eval_every=1)
+SMALL = dict(
+    hidden=[32, 32], latent_dim=4, batch_size=50, epochs=4, n_val=200, n_train=300, eval_every=1
+)
 
 
 @pytest.fixture
@@ -43,8 +44,9 @@ def test_a_run_cut_in_two_ends_bit_identical_to_one_run(mnist, tmp_path):
     assert _without_times(resumed["history"]) == _without_times(whole["history"])
     assert torch.equal(resumed["rng"]["data"], whole["rng"]["data"])
     # the optimizer's moments too
-    for a, b in zip(resumed["optimizer"]["state"].values(), whole["optimizer"]["state"].values(),
-                    strict=True):
+    for a, b in zip(
+        resumed["optimizer"]["state"].values(), whole["optimizer"]["state"].values(), strict=True
+    ):
         assert _same_tensors(a, b)
 
 
@@ -69,8 +71,9 @@ def test_the_state_is_saved_on_a_stop_request(mnist, tmp_path, monkeypatch):
 
     monkeypatch.setattr(cpu_run, "_train_epoch", epoch_then_sigterm)
     lines = []
-    state = cpu_run.run(SMALL, state_path=tmp_path / "s.state", save_every_s=1e9,
-                        progress=lines.append)
+    state = cpu_run.run(
+        SMALL, state_path=tmp_path / "s.state", save_every_s=1e9, progress=lines.append
+    )
     assert state["epoch"] == 1 and "stopped after epoch 1" in lines[-1]
     assert cpu_run.load_state(tmp_path / "s.state")["epoch"] == 1
 
@@ -117,16 +120,35 @@ def test_export_writes_a_checkpoint_and_its_sha256(mnist, tmp_path):
     digest, name = (tmp_path / "ref.pt.sha256").read_text().split()
     assert name == "ref.pt" and digest == cpu_run.sha256_file(path)
     model, config, history = load_checkpoint(path)
-    assert config["binarize"] and config["hidden"] == [32, 32]
+    assert config.binarize and tuple(config.hidden) == (32, 32)
     assert _same_tensors(model.state_dict(), state["best"]["state_dict"])
     assert history["reference_run"]["best_epoch"] == state["best"]["epoch"]
 
 
 @pytest.mark.slow
 def test_the_command_line_runs_resumes_and_exports(mnist, tmp_path, capsys):
-    argv = ["reference", "--state", str(tmp_path / "s.state"), "--hidden", "32,32",
-            "--latent-dim", "4", "--batch-size", "50", "--epochs", "2", "--n-val", "200",
-            "--n-train", "300", "--eval-every", "1", "--export", str(tmp_path / "r.pt"), "--json"]
+    argv = [
+        "reference",
+        "--state",
+        str(tmp_path / "s.state"),
+        "--hidden",
+        "32,32",
+        "--latent-dim",
+        "4",
+        "--batch-size",
+        "50",
+        "--epochs",
+        "2",
+        "--n-val",
+        "200",
+        "--n-train",
+        "300",
+        "--eval-every",
+        "1",
+        "--export",
+        str(tmp_path / "r.pt"),
+        "--json",
+    ]
     assert cli.main([*argv, "--until-epoch", "1"]) == 0
     assert json.loads(capsys.readouterr().out)["epochs_done"] == 1
     assert cli.main(argv) == 0
@@ -142,8 +164,9 @@ def test_a_stable_run_may_change_its_length_and_ends_as_a_run_of_that_length(mni
     five = {**SMALL, "epochs": 5}
     direct = cpu_run.run(five, state_path=tmp_path / "direct.state", progress=print)
     lines = []
-    cpu_run.run({**SMALL, "epochs": 20}, state_path=tmp_path / "long.state", until_epoch=2,
-                progress=print)
+    cpu_run.run(
+        {**SMALL, "epochs": 20}, state_path=tmp_path / "long.state", until_epoch=2, progress=print
+    )
     changed = cpu_run.run(five, state_path=tmp_path / "long.state", progress=lines.append)
     assert any("changes from 20 to 5 epochs after epoch 2" in line for line in lines)
     assert _same_tensors(changed["model"], direct["model"])

@@ -66,21 +66,25 @@ def test_an_unsafe_file_is_refused_in_one_line_and_its_code_never_runs(tmp_path)
     weights_only=False, which is wrong advice for an untrusted file."""
     marker = tmp_path / "ran"
     path = tmp_path / "evil.pt"
-    torch.save({"config": SMALL.to_dict(), "state_dict": {}, "history": _Payload(str(marker))},
-               path)
+    torch.save(
+        {"config": SMALL.to_dict(), "state_dict": {}, "history": _Payload(str(marker))}, path
+    )
     with pytest.raises(ValueError) as err:
         load_checkpoint(path)
     message = str(err.value)
-    assert message == f"{path} is not a safe checkpoint: it needs code to load (pickled " \
-                      "objects), and only weights and plain values are accepted"
+    assert (
+        message == f"{path} is not a safe checkpoint: it needs code to load (pickled "
+        "objects), and only weights and plain values are accepted"
+    )
     assert "\n" not in message and "weights_only=False" not in message
     assert not marker.exists()
     with pytest.raises(pickle.UnpicklingError):  # the check is real: torch refuses it too
         torch.load(path, weights_only=True)
 
 
-def test_the_shapes_are_checked_on_the_meta_device_before_anything_is_allocated(tmp_path,
-                                                                                monkeypatch):
+def test_the_shapes_are_checked_on_the_meta_device_before_anything_is_allocated(
+    tmp_path, monkeypatch
+):
     """Regression: a config asking for hidden=[400000] allocated 2.7 GB before the weights
     were found not to fit."""
     path = save_checkpoint(tmp_path / "m.pt", SMALL.build())
@@ -127,8 +131,14 @@ def test_a_history_that_is_not_a_dict_is_a_clear_error(tmp_path, history):
 
 @pytest.mark.parametrize(
     ("history", "seconds"),
-    [({"seconds": [1.0, 2.5]}, 3.5), ({"seconds": 4.0}, 4.0), ({}, None),
-     ({"seconds": ["a", 1]}, None), ({"seconds": float("nan")}, None), ({"seconds": []}, None)],
+    [
+        ({"seconds": [1.0, 2.5]}, 3.5),
+        ({"seconds": 4.0}, 4.0),
+        ({}, None),
+        ({"seconds": ["a", 1]}, None),
+        ({"seconds": float("nan")}, None),
+        ({"seconds": []}, None),
+    ],
 )
 def test_train_seconds_is_none_when_the_history_does_not_record_it(history, seconds):
     assert train_seconds(history) == seconds

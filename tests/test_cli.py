@@ -57,7 +57,9 @@ def test_cli_trains_exactly_what_the_zoo_trains(mnist, capsys, tmp_path):
     run(capsys, "train", "--model", "vae", *TINY, "--save", str(path))
     from_cli, config, _ = load_checkpoint(path)
     from_zoo, _ = zoo.trained_vae(device="cpu", progress=False, n_train=512, epochs=1)
-    for (name, a), b in zip(from_cli.state_dict().items(), from_zoo.state_dict().values(), strict=True):
+    for (name, a), b in zip(
+        from_cli.state_dict().items(), from_zoo.state_dict().values(), strict=True
+    ):
         assert torch.equal(a, b), name
 
 
@@ -80,9 +82,26 @@ def test_bad_option_values_exit_with_a_message(capsys):
 
 def test_reproduce_on_cpu_with_tiny_settings(mnist, capsys, tmp_path):
     path = tmp_path / "ref.pt"
-    result = run(capsys, "reproduce", "--device", "cpu", "--minutes", "0.02", "--k", "5",
-                 "--n-test", "100", "--n-val", "500", "--hidden", "64,64", "--latent-dim", "8",
-                 "--save", str(path))
+    result = run(
+        capsys,
+        "reproduce",
+        "--device",
+        "cpu",
+        "--minutes",
+        "0.02",
+        "--k",
+        "5",
+        "--n-test",
+        "100",
+        "--n-val",
+        "500",
+        "--hidden",
+        "64,64",
+        "--latent-dim",
+        "8",
+        "--save",
+        str(path),
+    )
     assert result["steps"] > 0 and result["cuda_graphs"] is False
     assert result["comparable_to_target"] is False and result["meets_target"] is False
     assert result["test_nll_iw"] == pytest.approx(
@@ -95,23 +114,47 @@ def test_reproduce_on_cpu_with_tiny_settings(mnist, capsys, tmp_path):
 @pytest.mark.slow
 def test_bench_prints_the_required_keys(mnist, capsys):
     result = run(capsys, "bench", "--epochs", "1", "--n-train", "1024", "--no-sweep")
-    for key in ("ours_s_per_epoch", "peer_s_per_epoch", "speedup", "flop_limit_s_per_epoch",
-                "device", "ours_test_neg_elbo", "peer_test_neg_elbo"):
+    for key in (
+        "ours_s_per_epoch",
+        "peer_s_per_epoch",
+        "speedup",
+        "flop_limit_s_per_epoch",
+        "device",
+        "ours_test_neg_elbo",
+        "peer_test_neg_elbo",
+    ):
         assert key in result, key
     assert result["speedup"] > 0 and result["flop_limit_s_per_epoch"] > 0
 
 
 def test_python_dash_m_runs_as_a_module():
-    done = subprocess.run([sys.executable, "-m", "aevae_lib", "--help"], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "aevae_lib", "--help"], capture_output=True, text=True
+    )
     assert done.returncode == 0 and "reproduce" in done.stdout
 
 
 def test_zoo_builds_conv_vaes_and_free_bits_from_settings(mnist):
-    model, history = zoo.trained_vae(device="cpu", progress=False, conv=True, channels=4,
-                                     conv_hidden=16, n_train=64, epochs=1, batch_size=32)
+    model, history = zoo.trained_vae(
+        device="cpu",
+        progress=False,
+        conv=True,
+        channels=4,
+        conv_hidden=16,
+        n_train=64,
+        epochs=1,
+        batch_size=32,
+    )
     assert model.encoder[1].out_channels == 4 and model.mean_layer.in_features == 16
-    _, fb = zoo.trained_vae(device="cpu", progress=False, free_bits=0.5, n_train=64, epochs=1,
-                            batch_size=32, hidden=[16])
+    _, fb = zoo.trained_vae(
+        device="cpu",
+        progress=False,
+        free_bits=0.5,
+        n_train=64,
+        epochs=1,
+        batch_size=32,
+        hidden=[16],
+    )
     assert fb["loss"][0] >= fb["recon"][0] + 20 * 0.5 - 1e-4  # KL floor of 0.5 nats x 20 dims
 
 
@@ -177,8 +220,10 @@ def _refused(capsys, argv, message) -> None:
         (["train", "--model", "vae", "--n-train", "0"], "--n-train: must be between 1 and 60,000"),
         (["train", "--model", "vae", "--n-train", "70000"], "--n-train: must be between 1 and 60"),
         (["train", "--model", "vae", "--seed", "-1"], "--seed: must be >= 0, got -1"),
-        (["train", "--model", "vae", "--device", "gpu"],
-         "--device: must be cpu, cuda, cuda:N or mps, got 'gpu'"),
+        (
+            ["train", "--model", "vae", "--device", "gpu"],
+            "--device: must be cpu, cuda, cuda:N or mps, got 'gpu'",
+        ),
         (["bench", "--epochs", "0"], "--epochs: must be >= 1, got 0"),
         (["bench", "--sweep-epochs", "0"], "--sweep-epochs: must be >= 1, got 0"),
         (["bench", "--n-train", "0"], "--n-train: must be between 1 and 60,000"),
@@ -199,8 +244,9 @@ def test_every_bad_argument_is_refused_in_one_line(capsys, no_training, argv, me
     _refused(capsys, argv, message)
 
 
-def test_a_save_path_that_cannot_be_written_is_refused_before_training(capsys, no_training,
-                                                                      tmp_path):
+def test_a_save_path_that_cannot_be_written_is_refused_before_training(
+    capsys, no_training, tmp_path
+):
     afile = tmp_path / "README.md"
     afile.write_text("a file, not a folder")
     assert cli.main(["train", "--model", "ae", "--save", str(afile / "ae.pt")]) == 2

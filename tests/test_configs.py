@@ -18,15 +18,29 @@ from aevae_lib.models import VAE, Autoencoder, ConvVAE, DigitClassifier
 def test_the_defaults_are_the_books_models():
     ae, vae, judge = AEConfig(), VAEConfig(), JudgeConfig()
     assert (ae.latent_dim, ae.hidden, ae.epochs, ae.lr, ae.schedule) == (
-        30, (512, 256), 5, 3e-3, "stable-decay")
+        30,
+        (512, 256),
+        5,
+        3e-3,
+        "stable-decay",
+    )
     assert (vae.latent_dim, vae.hidden, vae.epochs, vae.batch_size, vae.schedule) == (
-        20, (400,), 25, 256, "cosine")
+        20,
+        (400,),
+        25,
+        256,
+        "cosine",
+    )
     assert (judge.hidden, judge.epochs, judge.schedule) == ((512, 512), 8, "cosine")
 
 
 def test_build_makes_the_right_model_with_seeded_weights_and_its_config():
-    for config, cls in ((AEConfig(), Autoencoder), (VAEConfig(), VAE),
-                        (VAEConfig(conv=True), ConvVAE), (JudgeConfig(), DigitClassifier)):
+    for config, cls in (
+        (AEConfig(), Autoencoder),
+        (VAEConfig(), VAE),
+        (VAEConfig(conv=True), ConvVAE),
+        (JudgeConfig(), DigitClassifier),
+    ):
         torch.manual_seed(99)
         before = torch.get_rng_state()
         a, b = config.build(), config.build()
@@ -37,8 +51,9 @@ def test_build_makes_the_right_model_with_seeded_weights_and_its_config():
     assert not torch.equal(other.mean_layer.weight, VAEConfig().build().mean_layer.weight)
 
 
-@pytest.mark.parametrize("config", [AEConfig(exclude_digit=4), VAEConfig(beta=4.0),
-                                    JudgeConfig(dropout=0.3)])
+@pytest.mark.parametrize(
+    "config", [AEConfig(exclude_digit=4), VAEConfig(beta=4.0), JudgeConfig(dropout=0.3)]
+)
 def test_to_dict_and_back(config):
     values = config.to_dict()
     assert values["kind"] == config.kind and isinstance(values["hidden"], list)
@@ -46,8 +61,11 @@ def test_to_dict_and_back(config):
 
 
 def test_unknown_settings_get_a_did_you_mean():
-    with pytest.raises(TypeError, match=r"unknown setting\(s\) \['latent'\] \(did you mean "
-                                        r"'latent_dim'\?\)"):
+    with pytest.raises(
+        TypeError,
+        match=r"unknown setting\(s\) \['latent'\] \(did you mean "
+        r"'latent_dim'\?\)",
+    ):
         from_settings(VAEConfig, latent=3)
     with pytest.raises(ValueError, match=r"the vae configuration has unknown setting\(s\)"):
         config_from_dict({"kind": "vae", "colour": "red"})
@@ -81,8 +99,13 @@ def test_bad_settings_name_the_setting(cls, settings, message):
 
 
 def test_fit_settings_are_what_train_fit_takes():
-    assert VAEConfig().fit_settings() == {"epochs": 25, "batch_size": 256, "lr": 3e-3,
-                                          "seed": 0, "schedule": "cosine"}
+    assert VAEConfig().fit_settings() == {
+        "epochs": 25,
+        "batch_size": 256,
+        "lr": 3e-3,
+        "seed": 0,
+        "schedule": "cosine",
+    }
 
 
 def test_fast_mode_shrinks_training_and_the_config_records_it(monkeypatch):

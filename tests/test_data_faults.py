@@ -199,8 +199,9 @@ def test_an_unwritable_model_cache_still_returns_the_trained_model(unwritable_ca
 
     config = AEConfig(latent_dim=2, hidden=(4,))
     with pytest.warns(RuntimeWarning, match=r"could not write the model cache .*Set AEVAE_CACHE"):
-        model, history = zoo.load_or_train(config, train, device=torch.device("cpu"),
-                                           say=lambda text: None)
+        model, history = zoo.load_or_train(
+            config, train, device=torch.device("cpu"), say=lambda text: None
+        )
     assert history == {"loss": [0.5]} and bool((model.decoder[0].weight == 1.0).all())
 
 
@@ -484,8 +485,7 @@ def test_a_mistyped_aevae_data_is_not_created_and_the_error_says_it_is_set(monke
     assert not (tmp_path / "shraed").exists()
 
 
-def test_the_missing_file_error_names_the_folders_and_says_aevae_data_is_set(monkeypatch,
-                                                                            tmp_path):
+def test_the_missing_file_error_names_the_folders_and_says_aevae_data_is_set(monkeypatch, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.setenv("AEVAE_DATA", str(empty))

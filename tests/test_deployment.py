@@ -27,18 +27,23 @@ def _steps(workflow, job):
 def test_the_workflow_passes_the_github_workflow_schema():
     """check-jsonschema carries the schema of GitHub workflows (SchemaStore's), so this needs
     no network."""
-    exe = shutil.which("check-jsonschema") or str(Path(__import__("sys").executable).parent
-                                                  / "check-jsonschema")
+    exe = shutil.which("check-jsonschema") or str(
+        Path(__import__("sys").executable).parent / "check-jsonschema"
+    )
     if not Path(exe).exists():
         pytest.skip("check-jsonschema is not installed (pip install check-jsonschema)")
-    done = subprocess.run([exe, "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [exe, "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_python_packages_are_cached_by_pip(workflow):
-    setup = next(s for s in _steps(workflow, "build") if s.get("uses", "").startswith(
-        "actions/setup-python"))
+    setup = next(
+        s for s in _steps(workflow, "build") if s.get("uses", "").startswith("actions/setup-python")
+    )
     assert setup["with"]["cache"] == "pip"
     assert "constraints.txt" in setup["with"]["cache-dependency-path"]
 

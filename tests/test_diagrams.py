@@ -35,18 +35,55 @@ def _schematic_text(name: str) -> str:
     ("name", "symbols"),
     [
         ("autoencoder", [r"f_\phi", r"g_\theta", r"\hat{\mathbf{x}}", "784", "30", r"\Vert^2"]),
-        ("vae", [r"\boldsymbol{\mu}_\phi", r"\log \boldsymbol{\sigma}^2_\phi",
-                 r"\boldsymbol{\epsilon} \sim", r"\odot", r"D_{\mathrm{KL}}",
-                 r"-\log p_\theta(\mathbf{x} \mid \mathbf{z})", "784", "20"]),
-        ("graphical_model", [r"q_\phi(\mathbf{z} \mid \mathbf{x})", r"p(\mathbf{z})",
-                             r"p_\theta(\mathbf{x} \mid \mathbf{z})", r"\theta", r"\phi",
-                             "$N$ images", "generative model", "approximate inference"]),
-        ("reparameterization", [r"\partial \mathbf{z} / \partial \boldsymbol{\mu} = \mathbf{I}",
-                                r"\operatorname{diag}(\boldsymbol{\epsilon})",
-                                r"\mathbf{z} \sim \mathcal{N}", r"\psi(\mathbf{z})",
-                                "deterministic", "random", "gradient"]),
-        ("elbo_gap", [r"\mathcal{L}", "gap", r"-\log p_\theta(\mathbf{x})", "reconstruction",
-                      r"p_\theta(\mathbf{z} \mid \mathbf{x})", r"\Vert\, p(\mathbf{z})"]),
+        (
+            "vae",
+            [
+                r"\boldsymbol{\mu}_\phi",
+                r"\log \boldsymbol{\sigma}^2_\phi",
+                r"\boldsymbol{\epsilon} \sim",
+                r"\odot",
+                r"D_{\mathrm{KL}}",
+                r"-\log p_\theta(\mathbf{x} \mid \mathbf{z})",
+                "784",
+                "20",
+            ],
+        ),
+        (
+            "graphical_model",
+            [
+                r"q_\phi(\mathbf{z} \mid \mathbf{x})",
+                r"p(\mathbf{z})",
+                r"p_\theta(\mathbf{x} \mid \mathbf{z})",
+                r"\theta",
+                r"\phi",
+                "$N$ images",
+                "generative model",
+                "approximate inference",
+            ],
+        ),
+        (
+            "reparameterization",
+            [
+                r"\partial \mathbf{z} / \partial \boldsymbol{\mu} = \mathbf{I}",
+                r"\operatorname{diag}(\boldsymbol{\epsilon})",
+                r"\mathbf{z} \sim \mathcal{N}",
+                r"\psi(\mathbf{z})",
+                "deterministic",
+                "random",
+                "gradient",
+            ],
+        ),
+        (
+            "elbo_gap",
+            [
+                r"\mathcal{L}",
+                "gap",
+                r"-\log p_\theta(\mathbf{x})",
+                "reconstruction",
+                r"p_\theta(\mathbf{z} \mid \mathbf{x})",
+                r"\Vert\, p(\mathbf{z})",
+            ],
+        ),
     ],
 )
 def test_schematics_draw_cleanly_and_carry_the_symbols(name, symbols):
@@ -132,8 +169,10 @@ def test_reverse_fit_does_not_depend_on_the_seed_beyond_the_mode(kl_fits):
 def test_riemann_sum_kl_agrees_with_monte_carlo(kl_fits):
     """Both divergences of both fits against torch.distributions sampling estimates."""
     D = torch.distributions
-    p = D.MixtureSameFamily(D.Categorical(torch.tensor([0.5, 0.5], dtype=torch.float64)),
-                            D.Normal(torch.tensor([-2.0, 2.0], dtype=torch.float64), 0.6))
+    p = D.MixtureSameFamily(
+        D.Categorical(torch.tensor([0.5, 0.5], dtype=torch.float64)),
+        D.Normal(torch.tensor([-2.0, 2.0], dtype=torch.float64), 0.6),
+    )
     gen = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
     for fit in kl_fits[1].values():

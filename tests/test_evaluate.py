@@ -87,6 +87,17 @@ def test_negative_elbo_terms_and_agreement_with_the_k1_bound():
     assert evaluate.test_nll(vae, x, k=50) < result["neg_elbo"]
 
 
+def test_negative_elbo_leaves_the_callers_generator_alone():
+    # issue 16, fault 7: it called torch.manual_seed(seed), resetting the caller's generator
+    vae, x = _random_bernoulli_vae(2), _binary_batch(100, seed=5)
+    torch.manual_seed(123)
+    torch.rand(3)  # the caller is somewhere in its own random stream
+    state = torch.get_rng_state()
+    first = evaluate.negative_elbo(vae, x, seed=7)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert evaluate.negative_elbo(vae, x, seed=7) == first  # still reproducible by its seed
+
+
 def test_active_units_counts_dimensions_that_vary_with_x():
     torch.manual_seed(0)
     vae = VAE(input_dim=8, latent_dim=4, hidden=(16,))

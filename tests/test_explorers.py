@@ -1,6 +1,6 @@
 """aevae_lib.explorers: the weight export and the explorers, driven from Python (kernel side).
 
-Small random models, no MNIST, no browser (tests/browser/test_explorers.py runs the same
+Small random models, no MNIST, no browser (tests/browser/test_explorers_in_browser.py runs the same
 explorers in headless Chromium). One end-to-end test on models from the zoo is marked slow.
 """
 
@@ -135,7 +135,7 @@ def test_auto_encoding_stays_within_the_tolerance_and_upgrades_only_what_it_must
         vae2d.decoder[-1].weight[:, 0] = 50.0
     net = E.decoder_net(vae2d)
     ref = decode_images(vae2d, torch.tensor(z, dtype=torch.float32)).numpy()
-    int8_err = np.abs(E.run_net(E._with_encodings(net, ["int8", "int8"]), z) - ref).max()
+    int8_err = np.abs(E.run_net(E.with_encodings(net, ["int8", "int8"]), z) - ref).max()
     assert int8_err > E.EXPORT_TOLERANCE
     blob = E.Blob()
     other = rng.normal(size=(300, 2)) * 2
@@ -334,8 +334,10 @@ def test_the_widget_state_carries_the_front_end_and_the_weights(vae2d, x):
     (buf,) = state["buffers"]
     assert buf["path"] == ["blob"] and len(base64.b64decode(buf["data"])) == w.data_bytes
     json.dumps(data)  # the notebook can store it
+    other = E.latent_explorer(vae2d)  # alive, but not on the page
     page = E.page_html([w], vendor="../vendor")
     assert '"anywidget": "../vendor/anywidget/index"' in page and "https://" not in page
+    assert w.model_id in page and other.model_id not in page
     bundle = w._repr_mimebundle_()
     data = bundle[0] if isinstance(bundle, tuple) else bundle
     assert data["image/png"].startswith(b"\x89PNG")  # for outputs that cannot run the widget
@@ -359,3 +361,31 @@ def test_explorers_on_models_from_the_zoo(real_mnist_root, monkeypatch):
         assert all(e.max_error <= E.EXPORT_TOLERANCE for e in w.exports.values())
         assert w.model_bytes <= E.PAGE_BUDGET
     assert E.latent_explorer(vae2).spec["encoding"] == ["int8", "int8"]
+
+
+def test_the_readme_quotes_the_latency_benchmark():
+    """The README's sentence on the explorers' speed states the medians of the saved JSON."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    result = json.loads((repo / "benchmarks/results/explorer_latency.json").read_text())
+    readme = " ".join((repo / "README.md").read_text().split())
+    pages = result["pages"]
+
+    def median(chapter, explorer, what, measure="event_to_drawn_ms"):
+        return pages[chapter]["explorers"][explorer]["timings"][what][measure]["median"]
+
+    latent = "05", "latent"
+    quoted = [
+        median(*latent, "drag on the latent plane (pointermove)"),
+        median(*latent, "drag on the latent plane (pointermove)", "compute_ms"),
+        median(*latent, "arrow keys on the z1 slider"),
+        median("05", "interpolation (AE and VAE)", "arrow keys on t"),
+        median("02", "denoising", "arrow keys on the noise level"),
+        median("09", "beta", "arrow keys on beta"),
+    ]
+    for value in quoted:
+        assert f"{value:g} ms" in readme, value
+    assert all(p["page_errors"] == [] for p in pages.values())
+    assert max(e["probe_max_pixel_difference"] for p in pages.values()
+               for e in p["explorers"].values()) <= E.PIXEL_TOLERANCE  # fmt: skip

@@ -21,8 +21,9 @@ pytestmark = pytest.mark.slow
 
 
 def _git(*args, cwd=REPO) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +36,19 @@ def installed(tmp_path_factory) -> Path:
     target = tmp / "site"
     line = f"aevae-lib @ git+file://{clone}"
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
-         line],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(target),
+            line,
+        ],
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return target
@@ -65,8 +76,9 @@ def test_the_installed_package_imports_and_finds_its_weights(installed):
         "print('shipped' if ref is not None else 'not shipped')\n"
     )
     env = {**os.environ, "PYTHONPATH": str(installed)}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                          cwd=installed)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=installed
+    )
     assert done.returncode == 0, done.stderr
     path, status = done.stdout.splitlines()
     assert Path(path).is_relative_to(installed)  # the installed copy, not this checkout

@@ -81,3 +81,46 @@ def test_effective_sample_size_limits_and_a_direct_computation():
     torch.testing.assert_close(likelihood.effective_sample_size(log_w), direct)
     # shifting every log weight (a tiny p(x)) changes nothing and does not underflow
     torch.testing.assert_close(likelihood.effective_sample_size(log_w - 900.0), direct)
+
+
+def _count_decoded_rows(model):
+    """Wrap model.decode_params to record how many codes each call decodes."""
+    rows, decode = [], model.decode_params
+
+    def counting(z):
+        rows.append(z.shape[0])
+        return decode(z)
+
+    model.decode_params = counting
+    return rows
+
+
+def test_iw_bound_honours_max_rows_when_k_exceeds_it():
+    # issue 16, faults 1-2: 200,000 samples of one image once decoded 200,000 codes at a time
+    model, x = _model_and_data()
+    rows = _count_decoded_rows(model)
+    bound = likelihood.iw_log_likelihood(model, x[:3], k=300, max_rows=64, seed=2)
+    assert rows and max(rows) <= 64, rows
+    assert sum(rows) == 3 * 300
+    rows.clear()
+    log_w = likelihood.log_importance_weights(model, x[:3], k=300, max_rows=64, seed=2)
+    assert max(rows) <= 64 and log_w.shape == (300, 3)
+    # the streamed log-sum-exp equals the one over all weights, drawn the same way
+    torch.testing.assert_close(bound, torch.logsumexp(log_w, 0) - math.log(300))
+
+
+def test_streamed_bound_does_not_depend_on_max_rows_beyond_noise():
+    model, x = _model_and_data()
+    small = likelihood.iw_log_likelihood(model, x, k=2000, max_rows=100, seed=0)
+    large = likelihood.iw_log_likelihood(model, x, k=2000, max_rows=50_000, seed=0)
+    assert (small - large).mean().abs() < 0.02 and (small - large).abs().max() < 0.2  # other draws
+
+
+def test_iw_bound_refuses_bad_max_rows_and_an_autoencoder():
+    from aevae_lib.models import Autoencoder
+
+    model, x = _model_and_data()
+    with pytest.raises(ValueError, match="max_rows must be a positive int"):
+        likelihood.iw_log_likelihood(model, x, k=4, max_rows=0)
+    with pytest.raises(TypeError, match="model must be a VAE"):
+        likelihood.iw_log_likelihood(Autoencoder(input_dim=64, latent_dim=3, hidden=[8]), x)

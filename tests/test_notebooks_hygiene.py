@@ -21,7 +21,11 @@ import pytest
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 STUB_MARKER = "This chapter is being written."
-MAX_CODE_LINES = 30
+#: A visible code cell fits on a screen as ``ruff format`` lays it out (one argument per line
+#: once a call is long). Hidden checks (``remove-cell``: one claim per sentence) and the
+#: one-cell complete VAE of chapter 04 (``complete-vae``, whole by design) are exempt.
+MAX_CODE_LINES = 40
+EXEMPT_TAGS = {"remove-cell", "complete-vae"}
 
 _INSTALL = re.compile(
     r"^\s*(!|%{1,2})\s*(pip3?|conda|mamba|micromamba|uv)\b|^\s*!.*\bpip3? install"
@@ -110,6 +114,8 @@ def test_imports_aevae_lib(path):
 def test_code_cells_are_short(path):
     long_cells = []
     for i, cell in _cells(_read(path), "code"):
+        if EXEMPT_TAGS & set(cell.metadata.get("tags", [])):
+            continue
         lines = cell.source.rstrip().splitlines()
         if len(lines) > MAX_CODE_LINES:
             long_cells.append(f"cell {i} ({len(lines)} lines, starts {lines[0][:40]!r})")

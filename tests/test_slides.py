@@ -180,6 +180,27 @@ def test_code_is_hidden_unless_asked_for_or_tagged():
     assert "import math" in code and "plot(x)" in code
 
 
+def test_printed_output_only_when_tagged_and_widgets_only_with_their_state():
+    nb = chapter()
+    printer = new_code_cell("print(result)")
+    printer.outputs = [new_output("stream", name="stdout", text="k = 10: -93.4 nats\n")]
+    widget = new_code_cell("latent_explorer(vae)")
+    view = {"model_id": "abc", "version_major": 2, "version_minor": 0}
+    widget.outputs = [
+        new_output("display_data", {"application/vnd.jupyter.widget-view+json": view})
+    ]
+    nb.cells[8:8] = [printer, widget]
+    _, deck = slides.build_slides(nb, "04_demo")
+    kinds = [s.visual.kind for s in deck if s.visual is not None]
+    assert "output" not in kinds and "widget" not in kinds
+    printer.metadata["tags"] = ["slide-output"]
+    _, deck = slides.build_slides(nb, "04_demo")
+    outputs = [s.visual.text for s in deck if s.visual is not None and s.visual.kind == "output"]
+    assert outputs == ["k = 10: -93.4 nats"]
+    assert not any(s.visual.kind == "code" for s in deck if s.visual is not None and
+                   "print(result)" in s.visual.text)  # fmt: skip
+
+
 def test_long_code_is_split_at_blank_lines():
     source = "\n".join(f"line_{i} = {i}" if i % 10 else "" for i in range(1, 40))
     pieces = slides.split_code(source)

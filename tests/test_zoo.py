@@ -64,10 +64,14 @@ def test_zoo_trains_once_then_loads(tiny_mnist, capsys):
     m2, h2 = zoo.trained_ae(progress=False, **SMALL_AE)
     assert len(tiny_mnist) == 1 and h1 == h2 and _same(m1, m2)
     assert m1.config == m2.config == configs.from_settings(configs.AEConfig, **SMALL_AE)
-    assert "Training the autoencoder with d = 2 (1 epochs) (not in the model cache yet), about" \
+    assert (
+        "Training the autoencoder with d = 2 (1 epochs) (not in the model cache yet), about"
         in first
-    assert "Loaded the trained autoencoder with d = 2 (1 epochs) from the model cache" \
+    )
+    assert (
+        "Loaded the trained autoencoder with d = 2 (1 epochs) from the model cache"
         in capsys.readouterr().out
+    )
 
 
 def test_the_time_estimate_leaves_the_model_and_the_random_state_alone(tiny_mnist):
@@ -86,7 +90,9 @@ def test_zoo_retrains_a_truncated_entry_with_a_warning(tiny_mnist):
     path = _entry_path()
     with open(path, "r+b") as fh:
         fh.truncate(os.path.getsize(path) // 2)
-    with pytest.warns(RuntimeWarning, match=r"could not be used \(.*not a readable checkpoint.*; training it"):
+    with pytest.warns(
+        RuntimeWarning, match=r"could not be used \(.*not a readable checkpoint.*; training it"
+    ):
         m2, _ = zoo.trained_ae(progress=False, **SMALL_AE)
     assert len(tiny_mnist) == 2 and _same(m1, m2)  # retrained, to the same weights
     zoo.trained_ae(progress=False, **SMALL_AE)  # and the new entry is good
@@ -119,7 +125,9 @@ def test_an_entry_for_another_architecture_is_retrained(tiny_mnist):
     entry["state_dict"] = nn.Linear(3, 2).state_dict()
     entry.pop("sha256")
     torch.save(entry, path)
-    with pytest.warns(RuntimeWarning, match=r"do not fit the model its config describes.*training it"):
+    with pytest.warns(
+        RuntimeWarning, match=r"do not fit the model its config describes.*training it"
+    ):
         zoo.trained_ae(progress=False, **SMALL_AE)
     assert len(tiny_mnist) == 2
 
@@ -286,16 +294,48 @@ def test_the_key_records_kind_device_and_cache_version(cache_spy):
 
 def test_the_keys_of_the_book_models_are_those_of_the_last_release(cache_spy):
     """A model cached before configs.py existed is still found: same settings, same key."""
-    assert _key(cache_spy, zoo.trained_ae) == config_key({
-        "latent_dim": 30, "hidden": [512, 256], "activation": "relu", "output": "sigmoid",
-        "epochs": 5, "batch_size": 128, "lr": 3e-3, "schedule": "stable-decay", "seed": 0,
-        "n_train": None, "noise_std": 0.0, "mask_fraction": 0.0, "exclude_digit": None,
-        "kind": "ae", "device": "cpu"})
-    assert _key(cache_spy, zoo.trained_vae) == config_key({
-        "latent_dim": 20, "hidden": [400], "activation": "relu", "likelihood": "bernoulli",
-        "learn_variance": False, "beta": 1.0, "conv": False, "channels": 32, "conv_hidden": 256,
-        "free_bits": 0.0, "epochs": 25, "batch_size": 256, "lr": 3e-3, "schedule": "cosine",
-        "seed": 0, "binarize": True, "n_train": None, "kind": "vae", "device": "cpu"})
+    assert _key(cache_spy, zoo.trained_ae) == config_key(
+        {
+            "latent_dim": 30,
+            "hidden": [512, 256],
+            "activation": "relu",
+            "output": "sigmoid",
+            "epochs": 5,
+            "batch_size": 128,
+            "lr": 3e-3,
+            "schedule": "stable-decay",
+            "seed": 0,
+            "n_train": None,
+            "noise_std": 0.0,
+            "mask_fraction": 0.0,
+            "exclude_digit": None,
+            "kind": "ae",
+            "device": "cpu",
+        }
+    )
+    assert _key(cache_spy, zoo.trained_vae) == config_key(
+        {
+            "latent_dim": 20,
+            "hidden": [400],
+            "activation": "relu",
+            "likelihood": "bernoulli",
+            "learn_variance": False,
+            "beta": 1.0,
+            "conv": False,
+            "channels": 32,
+            "conv_hidden": 256,
+            "free_bits": 0.0,
+            "epochs": 25,
+            "batch_size": 256,
+            "lr": 3e-3,
+            "schedule": "cosine",
+            "seed": 0,
+            "binarize": True,
+            "n_train": None,
+            "kind": "vae",
+            "device": "cpu",
+        }
+    )
 
 
 # ---- the shipped reference VAE --------------------------------------------------------------
@@ -304,8 +344,12 @@ def test_the_keys_of_the_book_models_are_those_of_the_last_release(cache_spy):
 def test_the_reference_vae_is_none_until_shipped_and_verified_by_its_sha256(tmp_path):
     assert zoo.reference_vae(path=tmp_path / "reference_vae.pt") is None
     config = configs.VAEConfig(latent_dim=4, hidden=(8, 8))
-    path = save_checkpoint(tmp_path / "reference_vae.pt", config.build(), config,
-                           {"seconds": 1.0, "reference_run": {"best_epoch": 3}})
+    path = save_checkpoint(
+        tmp_path / "reference_vae.pt",
+        config.build(),
+        config,
+        {"seconds": 1.0, "reference_run": {"best_epoch": 3}},
+    )
     with pytest.raises(ValueError, match="has no reference_vae.pt.sha256 beside it"):
         zoo.reference_vae(path=path)
     (tmp_path / "reference_vae.pt.sha256").write_text(f"{sha256_file(path)}  reference_vae.pt\n")

@@ -59,6 +59,7 @@ SOLUTION = "solution"
 COLAB_TAG = "colab-install"
 HEADING_COLLAPSED = "jp-MarkdownHeadingCollapsed"
 
+#: Written as ``ruff format`` leaves it, so that formatting the notebooks never changes it.
 COLAB_SOURCE = """\
 # On Google Colab this installs the book's library (about a minute); anywhere else it does
 # nothing. If Colab then asks you to restart the session, restart it and run the notebook again.
@@ -66,8 +67,8 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
-                    "aevae-lib @ git+https://github.com/aevae-book/aevae-book"], check=True)
+    package = "aevae-lib @ git+https://github.com/aevae-book/aevae-book"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", package], check=True)
     print("Installed aevae-lib. If an import below fails: Runtime > Restart session, run again.")"""
 
 #: Estimates for the exercises of the book: (kind, minutes, level 1-3).

@@ -60,7 +60,9 @@ async (showSolutions) => {
   const title = document.querySelector('article h1, main h1, h1');
   return {
     title: title ? title.textContent.replace(/[#¶]/g, '').trim() : document.title,
-    figures: document.querySelectorAll('.cell_output img, figure img').length,
+    // a figure inside a solution is printed only with the solutions
+    figures: Array.from(document.querySelectorAll('.cell_output img, figure img'))
+      .filter(img => showSolutions || !img.closest('.solution')).length,
     math: document.querySelectorAll('mjx-container').length,
     solutions: document.querySelectorAll('.solution').length,
   };

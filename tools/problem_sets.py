@@ -92,7 +92,12 @@ def render(notebooks: list[Path]) -> str:
         for e in exercises:
             name = e.title or lc.short_question(e.question)
             name = name.replace("|", "\\|")
-            link = f"{{ref}}`{name} <{e.label}>`" if e.label else name
+            link = name
+            if e.label and ("$" in name or "`" in name):
+                # a {ref}'s text renders neither math nor code: the title stays outside it
+                link = f"{name} ({{ref}}`open <{e.label}>`)"
+            elif e.label:
+                link = f"{{ref}}`{name} <{e.label}>`"
             star = "\\*" if e.estimated else ""
             estimated_any |= e.estimated
             section.append(

@@ -26,6 +26,7 @@ A lecturer steers a deck with cell tags (JupyterLab: the property inspector, "Ce
                    when it starts with a heading); tag it remove-cell as well, so that the
                    book and the handouts leave it out
     slide-code     show this code cell on a slide even without --code
+    slide-output   show what this code cell prints (its text output) on a slide
     slide-notes    keep this Markdown cell's text in the notes only (no bullets from it)
 
 Figures come from the executed chapter: the book's execution cache (_build/.jupyter_cache,
@@ -76,6 +77,7 @@ MAX_BULLET_WORDS = 20
 CODE_LINES_PER_SLIDE = 24
 
 SKIP, ONLY, CODE, NOTES = "slide-skip", "slide-only", "slide-code", "slide-notes"
+OUTPUT = "slide-output"
 NOTE_DIRECTIVES = {
     "note", "tip", "important", "warning", "hint", "seealso", "attention", "caution",
     "danger", "error", "admonition", "dropdown", "toggle", "margin", "sidebar", "epigraph",
@@ -443,10 +445,18 @@ def parse(nb, ctx: Context, show_code: bool) -> tuple[str, list[Item], list[Sect
             for chunk in split_code(cell.source):
                 current.append(Item("code", chunk, lines=chunk.count("\n") + 1))
         for item in output_items(cell):
-            if item.kind == "output" and not (show_code or CODE in tags):
+            if item.kind == "output" and not (show_code or tags & {CODE, OUTPUT}):
                 continue
+            if item.kind == "widget" and not _widget_stored(nb, item):
+                continue  # no state to draw it from: the chapter's static figure stands in
             current.append(item)
     return title, opening, sections
+
+
+def _widget_stored(nb, item: Item) -> bool:
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    view = item.data["output"].get("data", {}).get("application/vnd.jupyter.widget-view+json", {})
+    return view.get("model_id") in state.get("state", {})
 
 
 # --- bullets: short sentences from the prose ------------------------------------------------

@@ -94,8 +94,11 @@ def check_settings(settings: dict) -> dict:
         raise TypeError(f"unknown setting(s) {sorted(unknown)}; valid: {sorted(defaults)}")
     config = {**defaults, **settings}
     check_fit_settings(
-        epochs=config["epochs"], batch_size=config["batch_size"], lr=config["lr"],
-        seed=config["seed"], schedule=config["schedule"],
+        epochs=config["epochs"],
+        batch_size=config["batch_size"],
+        lr=config["lr"],
+        seed=config["seed"],
+        schedule=config["schedule"],
     )
     hidden = config["hidden"]
     if not isinstance(hidden, (list, tuple)) or not all(
@@ -112,7 +115,9 @@ def check_settings(settings: dict) -> dict:
         raise ValueError(f"n_val must be an int between 1 and 59,999, got {n_val!r}")
     n_train = config["n_train"]
     if n_train is not None and (
-        not isinstance(n_train, int) or isinstance(n_train, bool) or not 0 < n_train <= 60_000 - n_val
+        not isinstance(n_train, int)
+        or isinstance(n_train, bool)
+        or not 0 < n_train <= 60_000 - n_val
     ):
         raise ValueError(
             f"n_train must be None (all {60_000 - n_val:,} images left after n_val) or an int "
@@ -136,10 +141,16 @@ def split(config: dict) -> tuple[torch.Tensor, torch.Tensor]:
 def model_config(config: dict) -> VAEConfig:
     """The model configuration of the run: a Bernoulli VAE with dynamic binarization."""
     return VAEConfig(
-        latent_dim=config["latent_dim"], hidden=tuple(config["hidden"]),
-        activation=config["activation"], epochs=config["epochs"],
-        batch_size=config["batch_size"], lr=config["lr"], schedule=config["schedule"],
-        seed=config["seed"], binarize=True, n_train=config["n_train"],
+        latent_dim=config["latent_dim"],
+        hidden=tuple(config["hidden"]),
+        activation=config["activation"],
+        epochs=config["epochs"],
+        batch_size=config["batch_size"],
+        lr=config["lr"],
+        schedule=config["schedule"],
+        seed=config["seed"],
+        binarize=True,
+        n_train=config["n_train"],
     )
 
 
@@ -186,8 +197,16 @@ def _new_state(config: dict) -> dict:
         "threads": torch.get_num_threads(),
         "train_s": 0.0,
         "cpu_s": 0.0,
-        "history": {"epoch": [], "loss": [], "recon": [], "kl": [], "seconds": [], "lr": [],
-                    "val_epoch": [], "val_neg_elbo": []},
+        "history": {
+            "epoch": [],
+            "loss": [],
+            "recon": [],
+            "kl": [],
+            "seconds": [],
+            "lr": [],
+            "val_epoch": [],
+            "val_neg_elbo": [],
+        },
         "best": {"epoch": 0, "val_neg_elbo": math.inf, "state_dict": None},
     }
 
@@ -197,9 +216,13 @@ def load_state(path: Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise ValueError(f"{path} is not a readable reference-run state ({type(err).__name__})") from None
+        raise ValueError(
+            f"{path} is not a readable reference-run state ({type(err).__name__})"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-        raise ValueError(f"{path} is not a reference-run state file (expected format {STATE_FORMAT})")
+        raise ValueError(
+            f"{path} is not a reference-run state file (expected format {STATE_FORMAT})"
+        )
     return state
 
 
@@ -236,7 +259,9 @@ def run(
     state_path = Path(state_path)
     until = config["epochs"] if until_epoch is None else until_epoch
     if not isinstance(until, int) or isinstance(until, bool) or not 0 < until <= config["epochs"]:
-        raise ValueError(f"until_epoch must be an int in 1..{config['epochs']}, got {until_epoch!r}")
+        raise ValueError(
+            f"until_epoch must be an int in 1..{config['epochs']}, got {until_epoch!r}"
+        )
     if not save_every_s >= 0:
         raise ValueError(f"save_every_s must be >= 0 seconds, got {save_every_s!r}")
 
@@ -255,9 +280,11 @@ def run(
                 "another --state path to start anew"
             )
     if state["threads"] != torch.get_num_threads():
-        progress(f"note: the run was started with {state['threads']} thread(s), this process has "
-                 f"{torch.get_num_threads()}; the result stays valid but is not bit-identical "
-                 "to an uninterrupted run")
+        progress(
+            f"note: the run was started with {state['threads']} thread(s), this process has "
+            f"{torch.get_num_threads()}; the result stays valid but is not bit-identical "
+            "to an uninterrupted run"
+        )
     model = build_model(config)
     optimizer = adam(model.parameters(), config["lr"])
     scheduler = _scheduler(optimizer, config["schedule"], config["epochs"] * steps_per_epoch)
@@ -283,14 +310,27 @@ def run(
             lr = optimizer.param_groups[0]["lr"]
             wall0, cpu0 = time.perf_counter(), time.process_time()
             means = _train_epoch(
-                model, (x_train,), loss_fn, optimizer, scheduler, gen,
-                batch_size=config["batch_size"], binarize=True, epoch=epoch,
+                model,
+                (x_train,),
+                loss_fn,
+                optimizer,
+                scheduler,
+                gen,
+                batch_size=config["batch_size"],
+                binarize=True,
+                epoch=epoch,
             )
             seconds = time.perf_counter() - wall0
             state["train_s"] += seconds
             state["cpu_s"] += time.process_time() - cpu0
-            for key, value in (("epoch", epoch), ("loss", means["loss"]), ("recon", means["recon"]),
-                               ("kl", means["kl"]), ("seconds", seconds), ("lr", lr)):
+            for key, value in (
+                ("epoch", epoch),
+                ("loss", means["loss"]),
+                ("recon", means["recon"]),
+                ("kl", means["kl"]),
+                ("seconds", seconds),
+                ("lr", lr),
+            ):
                 hist[key].append(value)
             line = f"epoch {epoch}/{config['epochs']}  train -ELBO {means['loss']:.2f}"
             if epoch % config["eval_every"] == 0 or epoch == config["epochs"]:
@@ -298,14 +338,19 @@ def run(
                 hist["val_epoch"].append(epoch)
                 hist["val_neg_elbo"].append(val)
                 if val < state["best"]["val_neg_elbo"]:
-                    state["best"] = {"epoch": epoch, "val_neg_elbo": val,
-                                     "state_dict": {k: v.clone() for k, v in model.state_dict().items()}}
+                    state["best"] = {
+                        "epoch": epoch,
+                        "val_neg_elbo": val,
+                        "state_dict": {k: v.clone() for k, v in model.state_dict().items()},
+                    }
                 line += f"  val -ELBO {val:.2f}"
             best = state["best"]
             if best["epoch"]:
                 line += f" (best {best['val_neg_elbo']:.2f} at {best['epoch']})"
             recent = statistics.median(hist["seconds"][-20:])
-            line += f"  {recent:.1f} s/epoch, {_duration(recent * (config['epochs'] - epoch))} to go"
+            line += (
+                f"  {recent:.1f} s/epoch, {_duration(recent * (config['epochs'] - epoch))} to go"
+            )
             progress(line)
             state["epoch"] = epoch
             due = time.monotonic() - last_save >= save_every_s
@@ -317,8 +362,10 @@ def run(
                 _save_state(state_path, state)
                 last_save = time.monotonic()
             if stop.requested:
-                progress(f"stopped after epoch {epoch}; the state is saved in {state_path}. "
-                         "Run the same command again to resume.")
+                progress(
+                    f"stopped after epoch {epoch}; the state is saved in {state_path}. "
+                    "Run the same command again to resume."
+                )
                 break
     model.eval()
     return state
@@ -339,8 +386,9 @@ def _change_horizon(state: dict, config: dict, steps_per_epoch: int, progress) -
         return total - max(1, round(DECAY_FRACTION * total))
 
     done = state["epoch"] * steps_per_epoch  # steps taken; the next one is step number `done`
-    if config["schedule"] != "stable-decay" or done > min(last_stable_step(old),
-                                                         last_stable_step(new)):
+    if config["schedule"] != "stable-decay" or done > min(
+        last_stable_step(old), last_stable_step(new)
+    ):
         raise ValueError(
             f"cannot change epochs from {old} to {new} after epoch {state['epoch']}: only a "
             "stable-decay run that has not begun to decay can change its length, and the new "
@@ -348,10 +396,13 @@ def _change_horizon(state: dict, config: dict, steps_per_epoch: int, progress) -
             f"{1 - DECAY_FRACTION:.0%} of the steps, at the full rate; resume with --epochs {old}"
         )
     state["config"] = dict(state["config"], epochs=new)
-    state.setdefault("horizon_changes", []).append({"after_epoch": state["epoch"], "from": old,
-                                                    "to": new})
-    progress(f"the run's length changes from {old} to {new} epochs after epoch {state['epoch']}"
-             " (still in the stable phase: the schedule so far is the same)")
+    state.setdefault("horizon_changes", []).append(
+        {"after_epoch": state["epoch"], "from": old, "to": new}
+    )
+    progress(
+        f"the run's length changes from {old} to {new} epochs after epoch {state['epoch']}"
+        " (still in the stable phase: the schedule so far is the same)"
+    )
 
 
 def _duration(seconds: float) -> str:
@@ -375,8 +426,12 @@ def summary(state: dict) -> dict:
         "cpu_s": state["cpu_s"],
         "median_s_per_epoch": statistics.median(hist["seconds"]) if hist["seconds"] else None,
         "threads": state["threads"],
-        "machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
-                    "torch": str(torch.__version__)},
+        "machine": {
+            "cpu": _cpu_name(),
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "torch": str(torch.__version__),
+        },
         "curve": {key: hist[key] for key in ("epoch", "loss", "recon", "kl", "lr")},
         "val_curve": {"epoch": hist["val_epoch"], "neg_elbo": hist["val_neg_elbo"]},
     }

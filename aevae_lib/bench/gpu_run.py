@@ -152,7 +152,9 @@ def train_for(
         try:
             stepper = _Stepper(model, x_train, batch_size, lr, use_graph)
         except Exception as err:  # a capture that fails must not cost the run: train eagerly
-            warnings.warn(f"CUDA graph capture failed ({err}); training eagerly", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"CUDA graph capture failed ({err}); training eagerly", RuntimeWarning, stacklevel=2
+            )
             use_graph = False
             stepper = _Stepper(model, x_train, batch_size, lr, False)
         n, steps, evals, best = len(x_train), 0, [], (math.inf, None)
@@ -172,7 +174,9 @@ def train_for(
                 if x_val is not None and elapsed >= next_eval:
                     next_eval += seconds / evaluations
                     val = _validate(model, x_val)
-                    evals.append({"t": round(elapsed, 1), "train_loss": float(loss), "val_neg_elbo": val})
+                    evals.append(
+                        {"t": round(elapsed, 1), "train_loss": float(loss), "val_neg_elbo": val}
+                    )
                     if val < best[0]:
                         best = (val, copy.deepcopy(model.state_dict()))
         if device.type == "cuda":
@@ -212,7 +216,9 @@ def run_reproduce(*, device: torch.device, progress=print, **settings) -> tuple[
     config = {**reproduce_defaults(), **settings}
     unknown = set(settings) - set(reproduce_defaults())
     if unknown:
-        raise TypeError(f"unknown setting(s) {sorted(unknown)}; valid: {sorted(reproduce_defaults())}")
+        raise TypeError(
+            f"unknown setting(s) {sorted(unknown)}; valid: {sorted(reproduce_defaults())}"
+        )
     if not config["minutes"] > 0:
         raise ValueError(f"minutes must be > 0, got {config['minutes']!r}")
     data = mnist_tensors(device)
@@ -224,13 +230,21 @@ def run_reproduce(*, device: torch.device, progress=print, **settings) -> tuple[
     x_train = x_all[perm[n_val:]]
     torch.manual_seed(config["seed"])
     model_config = VAEConfig(
-        latent_dim=config["latent_dim"], hidden=tuple(config["hidden"]),
-        activation=config["activation"], batch_size=config["batch_size"], lr=config["lr"],
-        schedule="cosine", seed=config["seed"], binarize=True, device=device.type,
+        latent_dim=config["latent_dim"],
+        hidden=tuple(config["hidden"]),
+        activation=config["activation"],
+        batch_size=config["batch_size"],
+        lr=config["lr"],
+        schedule="cosine",
+        seed=config["seed"],
+        binarize=True,
+        device=device.type,
     )
     model = model_config.build().to(device)
-    progress(f"training {sum(p.numel() for p in model.parameters()):,} parameters on {device} "
-             f"for {config['minutes']} min")
+    progress(
+        f"training {sum(p.numel() for p in model.parameters()):,} parameters on {device} "
+        f"for {config['minutes']} min"
+    )
     history = train_for(
         model,
         x_train,

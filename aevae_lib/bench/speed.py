@@ -57,7 +57,9 @@ def sgemm_gflops(n: int = 1024, repeats: int = 20, threads: int | None = None) -
 
 def forward_matmul_flops(model: nn.Module) -> int:
     """FLOPs of the ``nn.Linear`` matmuls of one forward pass of one example (2 * in * out each)."""
-    return sum(2 * m.in_features * m.out_features for m in model.modules() if isinstance(m, nn.Linear))
+    return sum(
+        2 * m.in_features * m.out_features for m in model.modules() if isinstance(m, nn.Linear)
+    )
 
 
 def epoch_flops(model: nn.Module, n_train: int = 60_000) -> int:
@@ -100,9 +102,7 @@ def _summary(seconds: list[float], cpu_per_epoch: float) -> dict:
     }
 
 
-def run_bench(
-    *, epochs: int = 10, sweep: bool = True, sweep_epochs: int = 3, n_train=None
-) -> dict:
+def run_bench(*, epochs: int = 10, sweep: bool = True, sweep_epochs: int = 3, n_train=None) -> dict:
     """Run the benchmark and return one JSON-able dict (see the module docstring).
 
     Args:
@@ -129,7 +129,9 @@ def run_bench(
         "test_neg_elbo": negative_elbo(model, x_test_bin)["neg_elbo"],
         "test_loss_grayscale": negative_elbo(model, x_test_gray)["neg_elbo"],
     }
-    _say(f"ours: {statistics.median(ours_seconds):.2f} s per epoch; the pytorch/examples replica: {epochs} epochs")
+    _say(
+        f"ours: {statistics.median(ours_seconds):.2f} s per epoch; the pytorch/examples replica: {epochs} epochs"
+    )
     peer_model, peer_history = peer_train(data["x_train"], data["y_train"], epochs=epochs)
     peer_seconds = peer_history["seconds"]
     _say(f"peer: {statistics.median(peer_seconds):.2f} s per epoch")

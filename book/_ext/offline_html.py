@@ -41,9 +41,7 @@ def drop_thebe_scripts(app: Sphinx, pagename, templatename, context, doctree) ->
     if app.config["thebe_config"].get("always_load"):
         return  # someone turned thebe on: leave its scripts alone
     if "script_files" in context:
-        context["script_files"] = [
-            js for js in context["script_files"] if not _is_thebe_script(js)
-        ]
+        context["script_files"] = [js for js in context["script_files"] if not _is_thebe_script(js)]
 
 
 def find_cdn_references(outdir: Path) -> list[tuple[Path, int, str]]:

@@ -154,15 +154,15 @@ def test_undrawn_widget_fails(fake_results):
     reason="vendored scripts missing (run tools/vendor_js.sh)",
 )
 def test_real_mathjax_and_a_real_widget_render_offline(chromium, tmp_path):
-    """The vendored MathJax and widget manager draw math and a latent explorer with its icon
-    fonts, no network, on a page one folder down (like a chapter), with book/_ext/widget_embed.py's
+    """The vendored MathJax, widget manager and anywidget draw math, a latent explorer and
+    icon fonts, no network, on a page one folder down (like a chapter), with book/_ext/widget_embed.py's
     script: without it the fonts 404 and every slider label throws (MathJax 2 API)."""
     import ipywidgets
     import torch
-    from ipywidgets.embed import embed_data
+    from ipywidgets.embed import dependency_state, embed_data
 
+    from aevae_lib.explorers import latent_explorer
     from aevae_lib.models import VAE
-    from aevae_lib.widgets import latent_explorer
 
     sys.path.insert(0, str(REPO / "book" / "_ext"))
     import widget_embed
@@ -173,7 +173,9 @@ def test_real_mathjax_and_a_real_widget_render_offline(chromium, tmp_path):
     explorer = latent_explorer(VAE(latent_dim=2, hidden=(8,)))
     button = ipywidgets.Button(description="icon font", icon="check")  # needs the icon font
     bar = ipywidgets.HBox([ipywidgets.HTML("epoch"), ipywidgets.IntProgress(3, max=3)])  # tqdm's
-    data = embed_data(views=[explorer, button, bar])
+    views = [explorer, button, bar]
+    # as a notebook stores them: full states (an anywidget's defaults name its classes)
+    data = embed_data(views=views, drop_defaults=False, state=dependency_state(views, False))
     js = {"../vendor/requirejs/require.js": {}, "../vendor/jupyter-widgets/embed-amd.js": {}}
     (tmp_path / "notebooks" / "chapter.html").write_text(
         "<!doctype html><html data-content_root='../'><head><meta charset='utf-8'>"

@@ -1,11 +1,11 @@
-// Front-end of aevae_lib/explorers.py: the book's explorers, drawn in the reader's browser.
+// Front-end of aevae_lib/explorers: the book's explorers, drawn in the reader's browser.
 //
 // One anywidget module for the four explorers (the model's "kind" says which). The decoders
 // (and the denoising autoencoder's encoder) arrive packed in the "blob" trait, described by
 // the "spec" trait, and run here in plain JavaScript: float32 weights (8-bit codes times a
 // scale per output unit, with some units in float16, or float16 throughout, as the exporter
-// chose), float64 sums, so the page draws what PyTorch computes (explorers.run_net is the
-// same arithmetic in numpy).
+// chose), float64 sums, so the page draws what PyTorch computes (explorers/net.py, run_net,
+// is the same arithmetic in numpy).
 //
 // Every control is a native <input> (range or radio) or <button>, labelled, reachable with Tab
 // and moved with the keyboard: arrow keys by one step, Page Up/Down by ten, Home/End to the
@@ -96,7 +96,7 @@ function buildNet(bytes, header) {
     nIn: layers[0].nIn, nOut: header.keep || layers[layers.length - 1].nOut };
 }
 
-function erf(x) { // Abramowitz and Stegun 7.1.26, as explorers._erf
+function erf(x) { // Abramowitz and Stegun 7.1.26, as explorers/net.py, _erf
   const s = Math.sign(x), a = Math.abs(x), t = 1 / (1 + 0.3275911 * a);
   const p = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
   return s * (1 - p * Math.exp(-a * a));
@@ -151,7 +151,7 @@ function runNet(net, x, out, offset = 0) {
   return out;
 }
 
-// --- random numbers (explorers.mulberry32 and prior_draws do the same in Python) ----------------
+// --- random numbers (explorers/beta.py: mulberry32, prior_draws do the same in Python) -----------
 
 function mulberry32(seed) {
   let a = seed >>> 0;
