@@ -44,8 +44,10 @@ class PositionPrior(nn.Module):
 
     def __init__(self, n_slots: int, n_codes: int):
         super().__init__()
-        self.n_slots, self.n_codes = _positive_int(n_slots, "n_slots"), _positive_int(n_codes,
-                                                                                      "n_codes")
+        self.n_slots, self.n_codes = (
+            _positive_int(n_slots, "n_slots"),
+            _positive_int(n_codes, "n_codes"),
+        )
         uniform = torch.full((n_slots, n_codes), -math.log(n_codes))  # log (1 / K)
         self.register_buffer("log_probs", uniform)
 
@@ -53,8 +55,12 @@ class PositionPrior(nn.Module):
     def fit(self, indices: torch.Tensor) -> PositionPrior:
         """Set p_m(r) = (count of r at slot m + 1) / (N + K) from training indices (N, M)."""
         indices = _check_indices(indices, self.n_slots, self.n_codes).cpu()
-        counts = torch.stack([torch.bincount(indices[:, m], minlength=self.n_codes)
-                              for m in range(self.n_slots)]).double() + 1.0  # (M, K)
+        counts = (
+            torch.stack(
+                [torch.bincount(indices[:, m], minlength=self.n_codes) for m in range(self.n_slots)]
+            ).double()
+            + 1.0
+        )  # (M, K)
         self.log_probs.copy_((counts / counts.sum(1, keepdim=True)).log())
         return self
 
@@ -66,8 +72,9 @@ class PositionPrior(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n index tuples (n, M); ``generator`` on the prior's device."""
-        draws = torch.multinomial(self.log_probs.exp(), n, replacement=True,
-                                  generator=generator)  # (M, n)
+        draws = torch.multinomial(
+            self.log_probs.exp(), n, replacement=True, generator=generator
+        )  # (M, n)
         return draws.T
 
 
@@ -100,8 +107,10 @@ class AutoregressivePrior(nn.Module):
 
     def __init__(self, n_slots: int = 20, n_codes: int = 64, hidden: int = 512):
         super().__init__()
-        self.n_slots, self.n_codes = _positive_int(n_slots, "n_slots"), _positive_int(n_codes,
-                                                                                      "n_codes")
+        self.n_slots, self.n_codes = (
+            _positive_int(n_slots, "n_slots"),
+            _positive_int(n_codes, "n_codes"),
+        )
         mask_in, mask_out = made_masks(n_slots, n_codes, _positive_int(hidden, "hidden"))
         self.hidden = _MaskedLinear(n_slots * n_codes, hidden, mask_in)
         self.out = _MaskedLinear(hidden, n_slots * n_codes, mask_out)

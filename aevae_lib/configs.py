@@ -350,9 +350,13 @@ class CVAEConfig(ModelConfig):
     def build(self):
         from .cvae import ConditionalVAE
 
-        return self._seeded(lambda: ConditionalVAE(
-            latent_dim=self.latent_dim, hidden=list(self.hidden), activation=self.activation,
-        ))
+        return self._seeded(
+            lambda: ConditionalVAE(
+                latent_dim=self.latent_dim,
+                hidden=list(self.hidden),
+                activation=self.activation,
+            )
+        )
 
     def trial_loss(self, model, x, y):
         """The loss of one training step, for timing steps before training (``zoo``)."""
@@ -393,13 +397,18 @@ class VQVAEConfig(ModelConfig):
             _positive_int(getattr(self, name), name)
         object.__setattr__(self, "hidden", _sizes(self.hidden, "hidden", allow_empty=True))
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got "
-                             f"{self.activation!r}")
+            raise ValueError(
+                f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}"
+            )
         _number(self.commitment, "commitment")
-        if not isinstance(self.restart_every, int) or isinstance(self.restart_every, bool) \
-                or self.restart_every < 0:
-            raise ValueError(f"restart_every must be an int >= 0 (0: never), got "
-                             f"{self.restart_every!r}")
+        if (
+            not isinstance(self.restart_every, int)
+            or isinstance(self.restart_every, bool)
+            or self.restart_every < 0
+        ):
+            raise ValueError(
+                f"restart_every must be an int >= 0 (0: never), got {self.restart_every!r}"
+            )
         if self.init_scale is not None:
             _number(self.init_scale, "init_scale", strict=True)
         n = self.n_train
@@ -409,11 +418,17 @@ class VQVAEConfig(ModelConfig):
     def build(self):
         from .vq import VQVAE
 
-        return self._seeded(lambda: VQVAE(
-            n_slots=self.n_slots, code_dim=self.code_dim, n_codes=self.n_codes,
-            hidden=list(self.hidden), activation=self.activation, init_scale=self.init_scale,
-            restart_every=self.restart_every,
-        ))
+        return self._seeded(
+            lambda: VQVAE(
+                n_slots=self.n_slots,
+                code_dim=self.code_dim,
+                n_codes=self.n_codes,
+                hidden=list(self.hidden),
+                activation=self.activation,
+                init_scale=self.init_scale,
+                restart_every=self.restart_every,
+            )
+        )
 
     def trial_loss(self, model, x, y):
         from .vq import vq_vae_loss
@@ -442,8 +457,7 @@ class CodePriorConfig(ModelConfig):
     def __post_init__(self):
         super().__post_init__()
         if not isinstance(self.vq_key, str) or not self.vq_key:
-            raise ValueError(f"vq_key must name the VQ-VAE (its config.key()), got "
-                             f"{self.vq_key!r}")
+            raise ValueError(f"vq_key must name the VQ-VAE (its config.key()), got {self.vq_key!r}")
         for name in ("n_slots", "n_codes", "hidden"):
             _positive_int(getattr(self, name), name)
 

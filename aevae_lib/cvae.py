@@ -27,13 +27,16 @@ N_CLASSES = 10
 def one_hot(y: torch.Tensor, n_classes: int = N_CLASSES) -> torch.Tensor:
     """Labels (B,) of integers in [0, n_classes) -> float one-hot rows (B, n_classes)."""
     if not isinstance(y, torch.Tensor) or y.dtype not in (torch.int64, torch.int32, torch.uint8):
-        raise TypeError(f"y must be an integer tensor of labels, got "
-                        f"{y.dtype if isinstance(y, torch.Tensor) else type(y).__name__}")
+        raise TypeError(
+            f"y must be an integer tensor of labels, got "
+            f"{y.dtype if isinstance(y, torch.Tensor) else type(y).__name__}"
+        )
     if y.dim() != 1:
         raise ValueError(f"y must have shape (B,), got {tuple(y.shape)}")
     if len(y) and (int(y.min()) < 0 or int(y.max()) >= n_classes):
-        raise ValueError(f"labels must lie in 0..{n_classes - 1}, got values in "
-                         f"[{int(y.min())}, {int(y.max())}]")
+        raise ValueError(
+            f"labels must lie in 0..{n_classes - 1}, got values in [{int(y.min())}, {int(y.max())}]"
+        )
     return F.one_hot(y.long(), n_classes).float()
 
 
@@ -47,8 +50,14 @@ class ConditionalVAE(nn.Module):
 
     likelihood = "bernoulli"
 
-    def __init__(self, input_dim: int = 784, latent_dim: int = 20, hidden=(400,),
-                 activation: str = "relu", n_classes: int = N_CLASSES):
+    def __init__(
+        self,
+        input_dim: int = 784,
+        latent_dim: int = 20,
+        hidden=(400,),
+        activation: str = "relu",
+        n_classes: int = N_CLASSES,
+    ):
         super().__init__()
         self.input_dim = _positive_int(input_dim, "input_dim")
         self.latent_dim = _positive_int(latent_dim, "latent_dim")
@@ -100,4 +109,3 @@ def cvae_loss(model: ConditionalVAE, x: torch.Tensor, y: torch.Tensor) -> dict:
     """The negative conditional ELBO as a ``train.fit`` loss (fit passes the labels):
     mean_b [-log p(x_b | z_b, y_b) + KL(q(z | x_b, y_b) || N(0, I))], z_b ~ q(z | x_b, y_b)."""
     return elbo_loss(x, model(x, y), likelihood="bernoulli")
-

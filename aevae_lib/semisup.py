@@ -28,8 +28,9 @@ import torch
 from .models import _positive_int
 
 
-def labelled_subset(y: torch.Tensor, per_class: int, seed: int = 0,
-                    n_classes: int = 10) -> torch.Tensor:
+def labelled_subset(
+    y: torch.Tensor, per_class: int, seed: int = 0, n_classes: int = 10
+) -> torch.Tensor:
     """Indices of ``per_class`` examples of each class, drawn without replacement by a
     generator seeded with ``seed``: the same choice on every machine. Grouped by class."""
     _positive_int(per_class, "per_class")
@@ -45,15 +46,20 @@ def labelled_subset(y: torch.Tensor, per_class: int, seed: int = 0,
 
 
 @torch.no_grad()
-def knn_indices(queries: torch.Tensor, reference: torch.Tensor, k: int,
-                exclude_self: bool = False, chunk: int = 500) -> torch.Tensor:
+def knn_indices(
+    queries: torch.Tensor,
+    reference: torch.Tensor,
+    k: int,
+    exclude_self: bool = False,
+    chunk: int = 500,
+) -> torch.Tensor:
     """Indices (n, k) of the k nearest rows of ``reference`` (N, d) for each query (n, d),
     nearest first (Euclidean). ``exclude_self``: the queries are the reference itself, and a
     point is not its own neighbour."""
     _positive_int(k, "k")
     out = []
     for start in range(0, len(queries), chunk):
-        block = queries[start:start + chunk]
+        block = queries[start : start + chunk]
         dist = torch.cdist(block, reference)  # (b, N)
         if exclude_self:
             rows = torch.arange(len(block))
@@ -71,15 +77,23 @@ def knn_graph(features: torch.Tensor, k: int) -> torch.Tensor:
     rows = torch.arange(n).repeat_interleave(k)
     cols = nbrs.flatten()
     idx = torch.cat([torch.stack([rows, cols]), torch.stack([cols, rows])], dim=1)
-    w = torch.sparse_coo_tensor(idx, torch.ones(idx.shape[1]), (n, n),
-                                check_invariants=False).coalesce()
-    return torch.sparse_coo_tensor(w.indices(), torch.ones_like(w.values()), (n, n),
-                                   check_invariants=False).coalesce()
+    w = torch.sparse_coo_tensor(
+        idx, torch.ones(idx.shape[1]), (n, n), check_invariants=False
+    ).coalesce()
+    return torch.sparse_coo_tensor(
+        w.indices(), torch.ones_like(w.values()), (n, n), check_invariants=False
+    ).coalesce()
 
 
-def label_spreading(graph: torch.Tensor, labelled: torch.Tensor, labels: torch.Tensor, *,
-                    alpha: float = 0.99, iterations: int = 200,
-                    n_classes: int = 10) -> torch.Tensor:
+def label_spreading(
+    graph: torch.Tensor,
+    labelled: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    alpha: float = 0.99,
+    iterations: int = 200,
+    n_classes: int = 10,
+) -> torch.Tensor:
     """Class scores (N, C) of every node of ``graph`` (sparse (N, N), from ``knn_graph``) after
     spreading ``labels`` (n,) of the nodes ``labelled`` (n,); each row sums to 1 where any
     score arrived. ``alpha`` in (0, 1): how far labels spread (the rest anchors the labelled
@@ -90,8 +104,9 @@ def label_spreading(graph: torch.Tensor, labelled: torch.Tensor, labels: torch.T
     w = graph.coalesce()
     scale = torch.sparse.sum(w, dim=1).to_dense().rsqrt()  # D^-1/2, (N,)
     i, j = w.indices()
-    s = torch.sparse_coo_tensor(w.indices(), scale[i] * scale[j] * w.values(), (n, n),
-                                check_invariants=False).coalesce()
+    s = torch.sparse_coo_tensor(
+        w.indices(), scale[i] * scale[j] * w.values(), (n, n), check_invariants=False
+    ).coalesce()
     y0 = torch.zeros(n, n_classes)
     y0[labelled.cpu(), labels.cpu().long()] = 1.0  # (N, C), zero rows for unlabelled points
     f = y0.clone()
@@ -101,8 +116,12 @@ def label_spreading(graph: torch.Tensor, labelled: torch.Tensor, labels: torch.T
     return torch.where(total > 0, f / total.clamp_min(1e-30), f)
 
 
-def linear_probe(features: torch.Tensor, labels: torch.Tensor, test_features: torch.Tensor,
-                 test_labels: torch.Tensor) -> float:
+def linear_probe(
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    test_features: torch.Tensor,
+    test_labels: torch.Tensor,
+) -> float:
     """Test accuracy of a multinomial logistic regression (scikit-learn, its default L2
     penalty C = 1) trained on ``features`` (n, d) with ``labels`` (n,)."""
     from sklearn.linear_model import LogisticRegression
@@ -111,8 +130,9 @@ def linear_probe(features: torch.Tensor, labels: torch.Tensor, test_features: to
     return float(clf.score(test_features.cpu().numpy(), test_labels.cpu().numpy()))
 
 
-def knn_vote(queries: torch.Tensor, reference: torch.Tensor, scores: torch.Tensor,
-             k: int = 10) -> torch.Tensor:
+def knn_vote(
+    queries: torch.Tensor, reference: torch.Tensor, scores: torch.Tensor, k: int = 10
+) -> torch.Tensor:
     """Predicted class of each query (n, d): the class with the largest sum of ``scores``
     (N, C) over its k nearest rows of ``reference`` (N, d). (n,)"""
     nbrs = knn_indices(queries.float().cpu(), reference.float().cpu(), k)  # (n, k)

@@ -34,8 +34,9 @@ def nearest_codes(z_e: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
     """Index of the nearest codebook row (Euclidean) for every vector: z_e (..., d_e),
     codebook (K, d_e) -> indices (...). Ties go to the lowest index."""
     if z_e.shape[-1] != codebook.shape[-1]:
-        raise ValueError(f"z_e vectors have {z_e.shape[-1]} numbers but codebook rows "
-                         f"{codebook.shape[-1]}")
+        raise ValueError(
+            f"z_e vectors have {z_e.shape[-1]} numbers but codebook rows {codebook.shape[-1]}"
+        )
     flat = z_e.reshape(-1, z_e.shape[-1])  # (N, d_e)
     # ||z - e||^2 = ||z||^2 - 2 z.e + ||e||^2; ||z||^2 does not change the argmin
     dist = codebook.pow(2).sum(1) - 2 * flat @ codebook.T  # (N, K)
@@ -48,8 +49,12 @@ def straight_through(z_e: torch.Tensor, z_q: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def restart_dead_codes(codebook: torch.Tensor, counts: torch.Tensor, z_e: torch.Tensor,
-                       generator: torch.Generator | None = None) -> int:
+def restart_dead_codes(
+    codebook: torch.Tensor,
+    counts: torch.Tensor,
+    z_e: torch.Tensor,
+    generator: torch.Generator | None = None,
+) -> int:
     """Move every codebook row whose ``counts`` entry is 0 onto a random row of ``z_e``
     (N, d_e), drawn without replacement while there are enough rows. In place; returns the
     number of rows moved."""
@@ -88,11 +93,18 @@ class VectorQuantizer(nn.Module):
     moved onto vectors of the current batch (``restart_dead_codes``); 0 never restarts.
     """
 
-    def __init__(self, n_codes: int = 64, code_dim: int = 8, init_scale: float | None = None,
-                 restart_every: int = 0):
+    def __init__(
+        self,
+        n_codes: int = 64,
+        code_dim: int = 8,
+        init_scale: float | None = None,
+        restart_every: int = 0,
+    ):
         super().__init__()
-        self.n_codes, self.code_dim = _positive_int(n_codes, "n_codes"), _positive_int(code_dim,
-                                                                                       "code_dim")
+        self.n_codes, self.code_dim = (
+            _positive_int(n_codes, "n_codes"),
+            _positive_int(code_dim, "code_dim"),
+        )
         if not isinstance(restart_every, int) or restart_every < 0:
             raise ValueError(f"restart_every must be an int >= 0, got {restart_every!r}")
         self.restart_every = restart_every
@@ -137,9 +149,17 @@ class VQVAE(nn.Module):
 
     likelihood = "bernoulli"
 
-    def __init__(self, input_dim: int = 784, n_slots: int = 20, code_dim: int = 8,
-                 n_codes: int = 64, hidden=(400,), activation: str = "relu",
-                 init_scale: float | None = None, restart_every: int = 0):
+    def __init__(
+        self,
+        input_dim: int = 784,
+        n_slots: int = 20,
+        code_dim: int = 8,
+        n_codes: int = 64,
+        hidden=(400,),
+        activation: str = "relu",
+        init_scale: float | None = None,
+        restart_every: int = 0,
+    ):
         super().__init__()
         self.input_dim = _positive_int(input_dim, "input_dim")
         self.n_slots = _positive_int(n_slots, "n_slots")
@@ -189,8 +209,12 @@ def vq_vae_loss(commitment: float = 0.25):
         recon = -bernoulli_log_likelihood(x, out.x_out)  # (B,)
         terms = vq_losses(out.z_e, out.z_q)
         total = recon + terms["codebook"] + commitment * terms["commitment"]
-        return {"loss": total.mean(), "recon": recon.mean(),
-                "codebook": terms["codebook"].mean(), "commitment": terms["commitment"].mean(),
-                "perplexity": torch.tensor(perplexity(out.indices, model.n_codes))}
+        return {
+            "loss": total.mean(),
+            "recon": recon.mean(),
+            "codebook": terms["codebook"].mean(),
+            "commitment": terms["commitment"].mean(),
+            "perplexity": torch.tensor(perplexity(out.indices, model.n_codes)),
+        }
 
     return loss

@@ -188,8 +188,10 @@ def load_or_train(
 
 
 def _name(config: ModelConfig) -> str:
-    what = getattr(config, "title", None) or {"ae": "autoencoder", "vae": "VAE",
-                                               "judge": "judge classifier"}[config.kind]
+    what = (
+        getattr(config, "title", None)
+        or {"ae": "autoencoder", "vae": "VAE", "judge": "judge classifier"}[config.kind]
+    )
     size = f" with d = {config.latent_dim}" if hasattr(config, "latent_dim") else ""
     return f"{what}{size} ({config.epochs} epochs)"
 
@@ -262,9 +264,16 @@ def trained_cvae(*, device=None, progress: bool = True, use_cache: bool = True, 
 
     def train(model):
         data = mnist_tensors(device, config.n_train)
-        return fit(model, data["x_train"], y=data["y_train"], loss_fn=cvae_loss,
-                   binarize=config.binarize, progress=progress,
-                   desc=f"CVAE d={config.latent_dim}", **config.fit_settings())
+        return fit(
+            model,
+            data["x_train"],
+            y=data["y_train"],
+            loss_fn=cvae_loss,
+            binarize=config.binarize,
+            progress=progress,
+            desc=f"CVAE d={config.latent_dim}",
+            **config.fit_settings(),
+        )
 
     return load_or_train(config, train, device=device, use_cache=use_cache, data_fn=_xy_train)
 
@@ -298,9 +307,16 @@ def trained_vqvae(*, device=None, progress: bool = True, use_cache: bool = True,
             history.setdefault("used_codes", []).append(int(indices.unique().numel()))
             history.setdefault("test_perplexity", []).append(perplexity(indices, config.n_codes))
 
-        return fit(model, data["x_train"], loss_fn=vq_vae_loss(config.commitment),
-                   binarize=config.binarize, progress=progress, callback=watch,
-                   desc=f"VQ-VAE K={config.n_codes}", **config.fit_settings())
+        return fit(
+            model,
+            data["x_train"],
+            loss_fn=vq_vae_loss(config.commitment),
+            binarize=config.binarize,
+            progress=progress,
+            callback=watch,
+            desc=f"VQ-VAE K={config.n_codes}",
+            **config.fit_settings(),
+        )
 
     return load_or_train(config, train, device=device, use_cache=use_cache, data_fn=_x_train)
 
@@ -317,21 +333,34 @@ def vq_train_indices(vqvae: nn.Module) -> torch.Tensor:
         return torch.cat([vqvae.code_indices(xb) for xb in x.split(2000)])
 
 
-def trained_code_prior(vqvae: nn.Module, *, device=None, progress: bool = True,
-                       use_cache: bool = True, **settings):
+def trained_code_prior(
+    vqvae: nn.Module, *, device=None, progress: bool = True, use_cache: bool = True, **settings
+):
     """The autoregressive prior over ``vqvae``'s indices (``CodePriorConfig``), fitted to the
     indices of its training images, and its history. Used in: notebooks/11_vq_vae.ipynb."""
     from .code_prior import code_prior_loss
 
     device = _device(device)
     vq_config = vqvae.config
-    config = from_settings(CodePriorConfig, device.type, vq_key=vq_config.key(),
-                           n_slots=vq_config.n_slots, n_codes=vq_config.n_codes, **settings)
+    config = from_settings(
+        CodePriorConfig,
+        device.type,
+        vq_key=vq_config.key(),
+        n_slots=vq_config.n_slots,
+        n_codes=vq_config.n_codes,
+        **settings,
+    )
 
     def train(model):
         indices = vq_train_indices(vqvae).float()  # fit needs floats; exact for small ints
-        return fit(model, indices, loss_fn=code_prior_loss, progress=progress,
-                   desc="code prior", **config.fit_settings())
+        return fit(
+            model,
+            indices,
+            loss_fn=code_prior_loss,
+            progress=progress,
+            desc="code prior",
+            **config.fit_settings(),
+        )
 
     def data_fn(config, device):
         n = vq_config.n_train or 60_000

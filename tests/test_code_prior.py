@@ -26,7 +26,7 @@ def test_made_output_m_depends_only_on_earlier_slots():
     mask_in, mask_out = made_masks(4, 3, 10)
     connect = (mask_out @ mask_in) > 0  # (M K, M K): output unit <- input unit
     for m_out, m_in in itertools.product(range(4), range(4)):
-        block = connect[m_out * 3:(m_out + 1) * 3, m_in * 3:(m_in + 1) * 3]
+        block = connect[m_out * 3 : (m_out + 1) * 3, m_in * 3 : (m_in + 1) * 3]
         assert bool(block.any()) == (m_in < m_out), (m_out, m_in)
 
 

@@ -19,8 +19,9 @@ from aevae_lib.semisup import (
 
 
 def test_one_hot_and_its_checks():
-    torch.testing.assert_close(one_hot(torch.tensor([2, 0]), 3),
-                               torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]))
+    torch.testing.assert_close(
+        one_hot(torch.tensor([2, 0]), 3), torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+    )
     with pytest.raises(ValueError, match="0..9"):
         one_hot(torch.tensor([10]))
     with pytest.raises(TypeError):
@@ -35,8 +36,9 @@ def test_the_label_reaches_encoder_and_decoder():
     mu_b, _ = model.encode(x, torch.tensor([5, 5, 5]))
     assert not torch.allclose(mu_a, mu_b)
     z = torch.randn(3, 4)
-    assert not torch.allclose(model.decode(z, torch.tensor([1, 1, 1])),
-                              model.decode(z, torch.tensor([7, 7, 7])))
+    assert not torch.allclose(
+        model.decode(z, torch.tensor([1, 1, 1])), model.decode(z, torch.tensor([7, 7, 7]))
+    )
     # the label enters as a one-hot block appended to the input: the first layer's columns
     # 784..793 (encoder) and d..d+9 (decoder) are the labels' weights
     assert model.encoder[0].in_features == 794 and model.decoder[0].in_features == 14
@@ -105,8 +107,9 @@ def test_label_spreading_converges_to_the_closed_form():
     x = torch.cat([torch.randn(20, 2, generator=g), torch.randn(20, 2, generator=g) + 6])
     labelled, labels = torch.tensor([0, 25]), torch.tensor([0, 1])
     alpha = 0.9
-    got = label_spreading(knn_graph(x, 4), labelled, labels, alpha=alpha, iterations=500,
-                          n_classes=2)
+    got = label_spreading(
+        knn_graph(x, 4), labelled, labels, alpha=alpha, iterations=500, n_classes=2
+    )
     w = knn_graph(x, 4).to_dense().double()
     s = w / w.sum(1).sqrt()[:, None] / w.sum(1).sqrt()[None, :]
     y0 = torch.zeros(40, 2, dtype=torch.float64)

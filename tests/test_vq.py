@@ -66,8 +66,11 @@ def test_straight_through_gradient_equals_finite_differences_of_the_decoder_at_z
 
     @torch.no_grad()
     def f(u):
-        return float(torch.nn.functional.binary_cross_entropy_with_logits(
-            model.decode(u), x, reduction="sum"))
+        return float(
+            torch.nn.functional.binary_cross_entropy_with_logits(
+                model.decode(u), x, reduction="sum"
+            )
+        )
 
     u0 = z_q.detach().clone()
     fd = torch.zeros_like(u0)
@@ -90,8 +93,11 @@ def test_the_true_gradient_through_rounding_is_zero():
     @torch.no_grad()
     def f(u):
         z_q, _ = model.quantizer(u)
-        return float(torch.nn.functional.binary_cross_entropy_with_logits(
-            model.decode(z_q), x, reduction="sum"))
+        return float(
+            torch.nn.functional.binary_cross_entropy_with_logits(
+                model.decode(z_q), x, reduction="sum"
+            )
+        )
 
     e = torch.zeros_like(z_e)
     e[0, 0, 0] = 1e-7
@@ -117,8 +123,9 @@ def test_vq_losses_values_and_where_their_gradients_go():
 
 def test_perplexity_and_usage_against_a_hand_computation():
     idx = torch.tensor([0, 0, 1, 3])  # frequencies 1/2, 1/4, 0, 1/4
-    torch.testing.assert_close(code_usage(idx, 4), torch.tensor([0.5, 0.25, 0.0, 0.25],
-                                                                dtype=torch.float64))
+    torch.testing.assert_close(
+        code_usage(idx, 4), torch.tensor([0.5, 0.25, 0.0, 0.25], dtype=torch.float64)
+    )
     entropy = -(0.5 * math.log(0.5) + 2 * 0.25 * math.log(0.25))
     assert perplexity(idx, 4) == pytest.approx(math.exp(entropy))
     assert perplexity(torch.arange(8), 8) == pytest.approx(8.0)
