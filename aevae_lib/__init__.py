@@ -7,10 +7,12 @@ Layers (a module imports only from its own layer or the layers below it; the tes
     presentation     plots, diagrams, figures,      figures, diagrams, in-browser explorers
                      explorers/
     train, evaluate  train, evaluate, anomaly,      the training loop, metrics, the trained-model
-                     judge, zoo, exercises/         zoo, the exercise checkers
+                     judge, zoo, exercises/,        zoo, the exercise checkers, few-label
+                     semisup                        classification
     models, terms    models, objectives, configs,   networks, every loss, one configuration type
                      checkpoint, likelihood, toy,   per model kind, checkpoints, the IW bound,
-                     latent, gradients              the linear-Gaussian toy, code-space tools
+                     latent, gradients, cvae, vq,   the linear-Gaussian toy, code-space tools,
+                     code_prior                     the conditional VAE, the VQ-VAE, code priors
     bottom           runtime, data, corrupt, claims seeds, device, fast mode, caches; MNIST;
                                                     corruptions; a chapter's checked claims
 

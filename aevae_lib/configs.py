@@ -8,7 +8,8 @@ beside the weights, and ``config_from_dict`` reads it back. The zoo, checkpoints
 line and the judge all go through these classes, so there is one answer to "how is this
 model built?" (the nanoGPT ``GPTConfig`` idea).
 
-Owns: ``AEConfig``, ``VAEConfig``, ``JudgeConfig``, ``config_from_dict``, ``from_settings``
+Owns: ``AEConfig``, ``VAEConfig``, ``JudgeConfig``, ``CVAEConfig``, ``VQVAEConfig``,
+``CodePriorConfig``, ``config_from_dict``, ``from_settings``
 (defaults updated by a chapter's keyword arguments, with fast mode applied), the checks of every
 setting, and ``fit_settings``; ``ModelConfig`` (what every kind shares), ``field_names`` and
 ``unknown_settings_message`` (the error that lists the known settings).
@@ -323,3 +324,154 @@ def config_from_dict(values: dict) -> ModelConfig:
     if isinstance(settings.get("hidden"), list):
         settings["hidden"] = tuple(settings["hidden"])
     return cls(**settings)
+
+
+@dataclass(frozen=True)
+class CVAEConfig(ModelConfig):
+    """The conditional VAE of chapter 10 (``cvae.ConditionalVAE``): the chapter 04 VAE's
+    784-400-d network with the one-hot label added to the encoder's and the decoder's input;
+    Bernoulli likelihood, dynamic binarization, trained on labelled images."""
+
+    kind: ClassVar[str] = "cvae"
+    title: ClassVar[str] = "conditional VAE"
+
+    latent_dim: int = 20
+    hidden: tuple[int, ...] = (400,)
+    activation: str = "relu"
+    epochs: int = 12
+    batch_size: int = 256
+    lr: float = 3e-3
+    schedule: str = "stable-decay"
+    binarize: bool = True
+    n_train: int | None = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_mlp(self)
+
+    def build(self):
+        from .cvae import ConditionalVAE
+
+        return self._seeded(
+            lambda: ConditionalVAE(
+                latent_dim=self.latent_dim,
+                hidden=list(self.hidden),
+                activation=self.activation,
+            )
+        )
+
+    def trial_loss(self, model, x, y):
+        """The loss of one training step, for timing steps before training (``zoo``)."""
+        from .cvae import cvae_loss
+
+        return cvae_loss(model, x, y)["loss"]
+
+
+@dataclass(frozen=True)
+class VQVAEConfig(ModelConfig):
+    """The VQ-VAE of chapter 11 (``vq.VQVAE``): an MLP encoder 784-400-(M d_e), M slots each
+    rounded to the nearest of K codebook vectors, a mirrored decoder with a Bernoulli
+    likelihood; ``commitment`` weighs the commitment loss; ``restart_every`` > 0 moves dead
+    codes onto encoder outputs every that many steps; ``init_scale`` (None: 1 / K) is the
+    half-width of the codebook's uniform initialization."""
+
+    kind: ClassVar[str] = "vqvae"
+    title: ClassVar[str] = "VQ-VAE"
+
+    n_slots: int = 20
+    code_dim: int = 8
+    n_codes: int = 64
+    hidden: tuple[int, ...] = (400,)
+    activation: str = "relu"
+    commitment: float = 0.25
+    restart_every: int = 0
+    init_scale: float | None = None
+    epochs: int = 10
+    batch_size: int = 256
+    lr: float = 2e-3
+    schedule: str = "stable-decay"
+    binarize: bool = True
+    n_train: int | None = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("n_slots", "code_dim", "n_codes"):
+            _positive_int(getattr(self, name), name)
+        object.__setattr__(self, "hidden", _sizes(self.hidden, "hidden", allow_empty=True))
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}"
+            )
+        _number(self.commitment, "commitment")
+        if (
+            not isinstance(self.restart_every, int)
+            or isinstance(self.restart_every, bool)
+            or self.restart_every < 0
+        ):
+            raise ValueError(
+                f"restart_every must be an int >= 0 (0: never), got {self.restart_every!r}"
+            )
+        if self.init_scale is not None:
+            _number(self.init_scale, "init_scale", strict=True)
+        n = self.n_train
+        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n <= 0):
+            raise ValueError(f"n_train must be a positive int or None (all 60,000), got {n!r}")
+
+    def build(self):
+        from .vq import VQVAE
+
+        return self._seeded(
+            lambda: VQVAE(
+                n_slots=self.n_slots,
+                code_dim=self.code_dim,
+                n_codes=self.n_codes,
+                hidden=list(self.hidden),
+                activation=self.activation,
+                init_scale=self.init_scale,
+                restart_every=self.restart_every,
+            )
+        )
+
+    def trial_loss(self, model, x, y):
+        from .vq import vq_vae_loss
+
+        return vq_vae_loss(self.commitment)(model, x)["loss"]
+
+
+@dataclass(frozen=True)
+class CodePriorConfig(ModelConfig):
+    """The autoregressive prior over a VQ-VAE's indices (``code_prior.AutoregressivePrior``),
+    fitted to the indices of that VQ-VAE's training images: ``vq_key`` names the VQ-VAE (its
+    cache key), so a retrained VQ-VAE gets its own prior."""
+
+    kind: ClassVar[str] = "code_prior"
+    title: ClassVar[str] = "autoregressive code prior"
+
+    vq_key: str = ""
+    n_slots: int = 20
+    n_codes: int = 64
+    hidden: int = 512
+    epochs: int = 10
+    batch_size: int = 256
+    lr: float = 2e-3
+    schedule: str = "stable-decay"
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not isinstance(self.vq_key, str) or not self.vq_key:
+            raise ValueError(f"vq_key must name the VQ-VAE (its config.key()), got {self.vq_key!r}")
+        for name in ("n_slots", "n_codes", "hidden"):
+            _positive_int(getattr(self, name), name)
+
+    def build(self):
+        from .code_prior import AutoregressivePrior
+
+        return self._seeded(lambda: AutoregressivePrior(self.n_slots, self.n_codes, self.hidden))
+
+    def trial_loss(self, model, x, y):
+        from .code_prior import code_prior_loss
+
+        return code_prior_loss(model, x)["loss"]
+
+
+KINDS.update({c.kind: c for c in (CVAEConfig, VQVAEConfig, CodePriorConfig)})

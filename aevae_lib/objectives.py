@@ -6,7 +6,7 @@ training losses ``train.fit`` minimizes: ``ae_loss``, ``denoising_ae_loss``, ``v
 free bits), ``classifier_loss``, and ``elbo_surrogate``/``estimator_loss`` (the ELBO with a
 pathwise or a score-function gradient, chapter 06). A training loss has the signature
 ``LossFn``: ``loss_fn(model, x) -> dict`` with the "loss" to minimize and any terms to log.
-The data types' log-likelihoods are ``bernoulli_log_likelihood``, ``gaussian_log_likelihood``
+``vq_losses`` are the VQ-VAE's codebook and commitment terms. The data types' log-likelihoods are ``bernoulli_log_likelihood``, ``gaussian_log_likelihood``
 and ``continuous_bernoulli_log_likelihood`` (with ``continuous_bernoulli_log_norm``);
 ``log_standard_normal`` is the prior's density; ``has_nonfinite``, ``check_nonnegative`` and
 ``check_estimator`` are the checks the losses share.
@@ -212,6 +212,27 @@ def iw_bound(log_weights: torch.Tensor) -> torch.Tensor:
 def bits_per_dim(nats_per_image: float, dims: int = 784) -> float:
     """Convert nats per image to bits per dimension."""
     return nats_per_image / (dims * math.log(2.0))
+
+
+def vq_losses(z_e: torch.Tensor, z_q: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The two extra terms of the VQ-VAE loss (van den Oord et al. 2017, eq. 3), per example.
+
+    z_e: the encoder's vectors (B, M, d_e); z_q: their nearest codebook entries (B, M, d_e),
+    differentiable in the codebook. With sg[.] the stop-gradient (``.detach()``):
+
+        codebook   = || sg[z_e] - z_q ||^2    moves the codebook entries towards the encoder's
+                                              outputs; the encoder gets no gradient from it;
+        commitment = || z_e - sg[z_q] ||^2    pulls the encoder's outputs towards their entries,
+                                              so that they commit to a code and do not grow
+                                              without bound; the codebook gets no gradient.
+
+    Both have the same value, the squared quantization error; they differ only in which side
+    the gradient reaches. Each is summed over slots and code dimensions: shape (B,).
+    """
+    _check_same_shape(z_e, z_q, "z_e", "z_q")
+    codebook = (z_e.detach() - z_q).pow(2).flatten(1).sum(dim=1)
+    commitment = (z_e - z_q.detach()).pow(2).flatten(1).sum(dim=1)
+    return {"codebook": codebook, "commitment": commitment}
 
 
 # --- Training losses: what ``train.fit`` minimizes -------------------------------------

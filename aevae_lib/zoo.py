@@ -10,9 +10,11 @@ So chapters reuse each other's models, yet each still runs on its own.
 Fast mode (``AEVAE_FAST=1``) is applied by ``configs.from_settings``: at most
 ``runtime.FAST_EPOCHS`` epochs on the first ``runtime.FAST_N_TRAIN`` images.
 
-Owns: ``trained_ae``, ``trained_vae``, ``trained_judge`` (each returns the model, which carries
+Owns: ``trained_ae``, ``trained_vae``, ``trained_judge``, ``trained_cvae``, ``trained_vqvae``,
+``trained_code_prior`` (each returns the model, which carries
 its configuration as ``model.config``, and the training history), ``load_or_train`` (the cache),
-``cache_path`` (where a configuration's checkpoint lives), and ``reference_vae``, the
+``cache_path`` (where a configuration's checkpoint lives), ``vq_train_indices`` (the VQ-VAE's
+codes of the training images, for its prior), and ``reference_vae``, the
 long-trained VAE shipped with the library.
 
 Used in: every chapter that trains a model; ``python -m aevae_lib train``.
@@ -30,7 +32,16 @@ import torch
 from torch import nn
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .configs import AEConfig, JudgeConfig, ModelConfig, VAEConfig, from_settings
+from .configs import (
+    AEConfig,
+    CodePriorConfig,
+    CVAEConfig,
+    JudgeConfig,
+    ModelConfig,
+    VAEConfig,
+    VQVAEConfig,
+    from_settings,
+)
 from .data import binarize as _binarize
 from .data import mnist_tensors
 from .objectives import ae_loss, classifier_loss, denoising_ae_loss, vae_loss
@@ -181,7 +192,10 @@ def load_or_train(
 
 
 def _name(config: ModelConfig) -> str:
-    what = {"ae": "autoencoder", "vae": "VAE", "judge": "judge classifier"}[config.kind]
+    what = (
+        getattr(config, "title", None)
+        or {"ae": "autoencoder", "vae": "VAE", "judge": "judge classifier"}[config.kind]
+    )
     size = f" with d = {config.latent_dim}" if hasattr(config, "latent_dim") else ""
     return f"{what}{size} ({config.epochs} epochs)"
 
@@ -199,13 +213,16 @@ def _estimate(model: nn.Module, config: ModelConfig, data_fn, device) -> str:
         for step in range(3):  # the first step warms up; the other two are timed
             if step == 1:
                 start = time.perf_counter()
-            out = trial(x)
-            if y is not None:
-                loss = nn.functional.cross_entropy(out, y)
-            elif hasattr(out, "x_out"):
-                loss = out.x_out.square().mean() + out.mu.square().mean()
+            if hasattr(config, "trial_loss"):  # a kind that says how to take one step
+                loss = config.trial_loss(trial, x, y)
             else:
-                loss = out.x_hat.square().mean()
+                out = trial(x)
+                if y is not None:
+                    loss = nn.functional.cross_entropy(out, y)
+                elif hasattr(out, "x_out"):
+                    loss = out.x_out.square().mean() + out.mu.square().mean()
+                else:
+                    loss = out.x_hat.square().mean()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -239,3 +256,118 @@ def reference_vae(device: torch.device | str = "cpu", path=None):
             "altered; reinstall the package or run `python -m aevae_lib reference` to rebuild it"
         )
     return load_checkpoint(path, device, kind="vae")
+
+
+def trained_cvae(*, device=None, progress: bool = True, use_cache: bool = True, **settings):
+    """The conditional VAE of chapter 10 (``CVAEConfig`` updated by ``settings``) and its
+    history, trained on the images and their labels. Used in: notebooks/10_conditional_vae.ipynb."""
+    from .cvae import cvae_loss
+
+    device = _device(device)
+    config = from_settings(CVAEConfig, device.type, **settings)
+
+    def train(model):
+        data = mnist_tensors(device, config.n_train)
+        return fit(
+            model,
+            data["x_train"],
+            y=data["y_train"],
+            loss_fn=cvae_loss,
+            binarize=config.binarize,
+            progress=progress,
+            desc=f"CVAE d={config.latent_dim}",
+            **config.fit_settings(),
+        )
+
+    return load_or_train(config, train, device=device, use_cache=use_cache, data_fn=_xy_train)
+
+
+def _xy_train(config: ModelConfig, device):
+    """``(x, y, n)`` for timing a labelled model's steps: a binarized minibatch, its labels."""
+    x, _, n = _x_train(config, device)
+    return x, mnist_tensors(device, config.n_train)["y_train"][: len(x)], n
+
+
+def trained_vqvae(*, device=None, progress: bool = True, use_cache: bool = True, **settings):
+    """The VQ-VAE of chapter 11 (``VQVAEConfig`` updated by ``settings``) and its history.
+
+    After every epoch the codebook's use on the first 2,000 test images (binarized once) is
+    logged: ``history["used_codes"]`` (codes chosen at least once) and
+    ``history["test_perplexity"]``. Used in: notebooks/11_vq_vae.ipynb.
+    """
+    from .data import fixed_binarization
+    from .vq import perplexity, vq_vae_loss
+
+    device = _device(device)
+    config = from_settings(VQVAEConfig, device.type, **settings)
+
+    def train(model):
+        data = mnist_tensors(device, config.n_train)
+        x_watch = fixed_binarization(data["x_test"][:2000])
+
+        def watch(model, epoch, history):  # how many codes the test images use
+            model.eval()
+            indices = model.code_indices(x_watch)
+            history.setdefault("used_codes", []).append(int(indices.unique().numel()))
+            history.setdefault("test_perplexity", []).append(perplexity(indices, config.n_codes))
+
+        return fit(
+            model,
+            data["x_train"],
+            loss_fn=vq_vae_loss(config.commitment),
+            binarize=config.binarize,
+            progress=progress,
+            callback=watch,
+            desc=f"VQ-VAE K={config.n_codes}",
+            **config.fit_settings(),
+        )
+
+    return load_or_train(config, train, device=device, use_cache=use_cache, data_fn=_x_train)
+
+
+def vq_train_indices(vqvae: nn.Module) -> torch.Tensor:
+    """The code indices (N, M) of the training images a VQ-VAE was trained on, each image
+    binarized once with a fixed seed (``data.fixed_binarization``)."""
+    from .data import fixed_binarization
+
+    device = next(vqvae.parameters()).device
+    x = fixed_binarization(mnist_tensors(device, vqvae.config.n_train)["x_train"])
+    vqvae.eval()
+    with torch.no_grad():
+        return torch.cat([vqvae.code_indices(xb) for xb in x.split(2000)])
+
+
+def trained_code_prior(
+    vqvae: nn.Module, *, device=None, progress: bool = True, use_cache: bool = True, **settings
+):
+    """The autoregressive prior over ``vqvae``'s indices (``CodePriorConfig``), fitted to the
+    indices of its training images, and its history. Used in: notebooks/11_vq_vae.ipynb."""
+    from .code_prior import code_prior_loss
+
+    device = _device(device)
+    vq_config = vqvae.config
+    config = from_settings(
+        CodePriorConfig,
+        device.type,
+        vq_key=vq_config.key(),
+        n_slots=vq_config.n_slots,
+        n_codes=vq_config.n_codes,
+        **settings,
+    )
+
+    def train(model):
+        indices = vq_train_indices(vqvae).float()  # fit needs floats; exact for small ints
+        return fit(
+            model,
+            indices,
+            loss_fn=code_prior_loss,
+            progress=progress,
+            desc="code prior",
+            **config.fit_settings(),
+        )
+
+    def data_fn(config, device):
+        n = vq_config.n_train or 60_000
+        return torch.zeros(config.batch_size, config.n_slots, device=device), None, n
+
+    return load_or_train(config, train, device=device, use_cache=use_cache, data_fn=data_fn)

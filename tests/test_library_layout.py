@@ -20,8 +20,9 @@ LAYERS = {
     **dict.fromkeys(
         ["models", "objectives", "configs", "checkpoint", "likelihood", "toy", "latent"], 1
     ),
+    **dict.fromkeys(["cvae", "vq", "code_prior"], 1),
     "gradients": 1,
-    **dict.fromkeys(["train", "evaluate", "anomaly", "judge", "zoo", "exercises"], 2),
+    **dict.fromkeys(["train", "evaluate", "anomaly", "judge", "zoo", "exercises", "semisup"], 2),
     **dict.fromkeys(["plots", "diagrams", "figures", "explorers"], 3),
     **dict.fromkeys(["cli", "__main__", "bench"], 4),
 }
