@@ -7,10 +7,13 @@ Layers (a module imports only from its own layer or the layers below it; the tes
     presentation     plots, diagrams, figures,      figures, diagrams, in-browser explorers
                      explorers/
     train, evaluate  train, evaluate, anomaly,      the training loop, metrics, the trained-model
-                     judge, zoo, exercises/         zoo, the exercise checkers
+                     judge, zoo, exercises/,        zoo, the exercise checkers, IWAE training,
+                     iwae, gradient_snr,            gradient signal-to-noise, the amortization gap
+                     amortization
     models, terms    models, objectives, configs,   networks, every loss, one configuration type
                      checkpoint, likelihood, toy,   per model kind, checkpoints, the IW bound,
-                     latent, gradients              the linear-Gaussian toy, code-space tools
+                     latent, gradients,             the linear-Gaussian toy, code-space tools,
+                     prior_flow                     a flow-matching prior over codes
     bottom           runtime, data, corrupt, claims seeds, device, fast mode, caches; MNIST;
                                                     corruptions; a chapter's checked claims
 

@@ -10,10 +10,11 @@ So chapters reuse each other's models, yet each still runs on its own.
 Fast mode (``AEVAE_FAST=1``) is applied by ``configs.from_settings``: at most
 ``runtime.FAST_EPOCHS`` epochs on the first ``runtime.FAST_N_TRAIN`` images.
 
-Owns: ``trained_ae``, ``trained_vae``, ``trained_judge`` (each returns the model, which carries
-its configuration as ``model.config``, and the training history), ``load_or_train`` (the cache),
-``cache_path`` (where a configuration's checkpoint lives), and ``reference_vae``, the
-long-trained VAE shipped with the library.
+Owns: ``trained_ae``, ``trained_vae``, ``trained_judge``, ``trained_iwae``,
+``trained_flow_prior`` (each returns the model, which carries its configuration as
+``model.config``, and the training history), ``load_or_train`` (the cache), ``cache_path``
+(where a configuration's checkpoint lives), and ``reference_vae``, the long-trained VAE
+shipped with the library.
 
 Used in: every chapter that trains a model; ``python -m aevae_lib train``.
 """
@@ -30,7 +31,15 @@ import torch
 from torch import nn
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .configs import AEConfig, JudgeConfig, ModelConfig, VAEConfig, from_settings
+from .configs import (
+    AEConfig,
+    FlowPriorConfig,
+    IWAEConfig,
+    JudgeConfig,
+    ModelConfig,
+    VAEConfig,
+    from_settings,
+)
 from .data import binarize as _binarize
 from .data import mnist_tensors
 from .objectives import ae_loss, classifier_loss, denoising_ae_loss, vae_loss
@@ -181,7 +190,8 @@ def load_or_train(
 
 
 def _name(config: ModelConfig) -> str:
-    what = {"ae": "autoencoder", "vae": "VAE", "judge": "judge classifier"}[config.kind]
+    names = {"ae": "autoencoder", "vae": "VAE", "judge": "judge classifier"}
+    what = names.get(config.kind) or getattr(config, "title", config.kind)
     size = f" with d = {config.latent_dim}" if hasattr(config, "latent_dim") else ""
     return f"{what}{size} ({config.epochs} epochs)"
 
@@ -239,3 +249,76 @@ def reference_vae(device: torch.device | str = "cpu", path=None):
             "altered; reinstall the package or run `python -m aevae_lib reference` to rebuild it"
         )
     return load_checkpoint(path, device, kind="vae")
+
+
+def trained_iwae(*, device=None, progress: bool = True, use_cache: bool = True, **settings):
+    """A ``VAE`` trained with the importance-weighted bound (``IWAEConfig``: the VAE's settings
+    and ``k``), and its history. Used in: notebooks/12_tighter_bounds.ipynb."""
+    from .iwae import iwae_fit_loss
+
+    device = _device(device)
+    config = from_settings(IWAEConfig, device.type, **settings)
+
+    def train(model):
+        data = mnist_tensors(device, config.n_train)
+        return fit(
+            model,
+            data["x_train"],
+            binarize=config.binarize,
+            progress=progress,
+            loss_fn=iwae_fit_loss(config.k),
+            desc=f"IWAE k={config.k}",
+            **config.fit_settings(),
+        )
+
+    def data_fn(config, device):  # a step decodes k codes per image: time k times the images
+        x, y, n = _x_train(config, device)
+        return x.repeat(config.k, 1), y, n
+
+    return load_or_train(config, train, device=device, use_cache=use_cache, data_fn=data_fn)
+
+
+def trained_flow_prior(
+    autoencoder: nn.Module,
+    *,
+    device=None,
+    progress: bool = True,
+    use_cache: bool = True,
+    **settings,
+):
+    """A flow-matching prior (``FlowPriorConfig``) over the codes of ``autoencoder``'s training
+    images, and its history: an ``Autoencoder``'s codes f(x), or a VAE's posterior means. The
+    autoencoder must carry its configuration (every zoo model does); its cache key becomes the
+    prior's ``source_key``. Used in: the latent-diffusion chapter (not yet written)."""
+    from .latent import encode_all
+    from .prior_flow import flow_matching_fit_loss
+
+    source = getattr(autoencoder, "config", None)
+    if source is None:
+        raise ValueError(
+            "autoencoder must be a zoo model (built from a configuration, with "
+            ".config), so that its prior can be cached under its key"
+        )
+    device = _device(device)
+    config = from_settings(
+        FlowPriorConfig,
+        device.type,
+        source_key=source.key(),
+        latent_dim=autoencoder.latent_dim,
+        **settings,
+    )
+
+    def train(model):
+        data = mnist_tensors(device, config.n_train)
+        codes = encode_all(autoencoder, data["x_train"]).to(device)  # (N, d)
+        model.set_code_statistics(codes)
+        return fit(
+            model,
+            codes,
+            loss_fn=flow_matching_fit_loss,
+            progress=progress,
+            desc=f"flow prior d={config.latent_dim}",
+            **config.fit_settings(),
+        )
+
+    return load_or_train(config, train, device=device, use_cache=use_cache)

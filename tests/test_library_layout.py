@@ -20,8 +20,10 @@ LAYERS = {
     **dict.fromkeys(
         ["models", "objectives", "configs", "checkpoint", "likelihood", "toy", "latent"], 1
     ),
+    "prior_flow": 1,
     "gradients": 1,
     **dict.fromkeys(["train", "evaluate", "anomaly", "judge", "zoo", "exercises"], 2),
+    **dict.fromkeys(["iwae", "gradient_snr", "amortization"], 2),
     **dict.fromkeys(["plots", "diagrams", "figures", "explorers"], 3),
     **dict.fromkeys(["cli", "__main__", "bench"], 4),
 }
