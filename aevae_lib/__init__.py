@@ -8,11 +8,13 @@ Layers (a module imports only from its own layer or the layers below it; the tes
                      explorers/
     train, evaluate  train, evaluate, anomaly,      the training loop, metrics, the trained-model
                      judge, zoo, exercises/,        zoo, the exercise checkers, few-label
-                     semisup                        classification
+                     semisup, iwae, gradient_snr,   classification, IWAE training, gradient
+                     amortization                   signal-to-noise, the amortization gap
     models, terms    models, objectives, configs,   networks, every loss, one configuration type
                      checkpoint, likelihood, toy,   per model kind, checkpoints, the IW bound,
                      latent, gradients, cvae, vq,   the linear-Gaussian toy, code-space tools,
-                     code_prior                     the conditional VAE, the VQ-VAE, code priors
+                     code_prior, prior_flow         the conditional VAE, the VQ-VAE, priors over
+                                                    codes (autoregressive, flow matching)
     bottom           runtime, data, corrupt, claims seeds, device, fast mode, caches; MNIST;
                                                     corruptions; a chapter's checked claims
 

@@ -9,7 +9,7 @@ line and the judge all go through these classes, so there is one answer to "how 
 model built?" (the nanoGPT ``GPTConfig`` idea).
 
 Owns: ``AEConfig``, ``VAEConfig``, ``JudgeConfig``, ``CVAEConfig``, ``VQVAEConfig``,
-``CodePriorConfig``, ``config_from_dict``, ``from_settings``
+``CodePriorConfig``, ``IWAEConfig``, ``FlowPriorConfig``, ``config_from_dict``, ``from_settings``
 (defaults updated by a chapter's keyword arguments, with fast mode applied), the checks of every
 setting, and ``fit_settings``; ``ModelConfig`` (what every kind shares), ``field_names`` and
 ``unknown_settings_message`` (the error that lists the known settings).
@@ -30,6 +30,7 @@ from torch import nn
 
 from .models import ACTIVATIONS, VAE, Autoencoder, ConvVAE, DigitClassifier
 from .objectives import LIKELIHOODS
+from .prior_flow import FlowPrior
 from .runtime import FAST_N_TRAIN, config_key, fast_epochs, fast_mode
 
 #: Learning-rate schedules ``train.fit`` knows (kept here too: configs sit below train).
@@ -264,8 +265,76 @@ def _check_mlp(config) -> None:
         raise ValueError(f"n_train must be a positive int or None (all 60,000), got {n!r}")
 
 
+@dataclass(frozen=True)
+class IWAEConfig(VAEConfig):
+    """A VAE trained with the importance-weighted bound ELBO_k instead of the ELBO (chapter 12;
+    Burda et al. 2015): the network and every setting of ``VAEConfig``, plus ``k``, the codes
+    drawn per image in each step. A step costs about as much as a VAE step on k times the
+    images in the decoder. ``beta`` must stay 1 and ``free_bits`` 0 (they change the ELBO, not
+    this bound)."""
+
+    kind: ClassVar[str] = "iwae"
+    title: ClassVar[str] = "IWAE"
+
+    k: int = 5
+
+    def __post_init__(self):
+        super().__post_init__()
+        _positive_int(self.k, "k")
+        if self.beta != 1.0 or self.free_bits != 0.0:
+            raise ValueError(
+                "the IWAE trains the importance-weighted bound itself: beta must be "
+                f"1 and free_bits 0, got beta={self.beta!r}, "
+                f"free_bits={self.free_bits!r}"
+            )
+
+
+@dataclass(frozen=True)
+class FlowPriorConfig(ModelConfig):
+    """A flow-matching prior over the codes of a trained autoencoder or VAE (the
+    latent-diffusion chapter; ``prior_flow.FlowPrior``). ``source_key`` is the cache key (``config.key()``) of the model
+    whose codes it learns, so a prior is never reused for another autoencoder's codes;
+    ``latent_dim`` is that model's code size. Adam at 2e-3 with the stable-decay schedule."""
+
+    kind: ClassVar[str] = "flow_prior"
+    title: ClassVar[str] = "flow-matching prior"
+
+    source_key: str = ""
+    latent_dim: int = 20
+    hidden: tuple[int, ...] = (256, 256, 256)
+    activation: str = "gelu"
+    n_frequencies: int = 8
+    epochs: int = 20
+    batch_size: int = 256
+    lr: float = 2e-3
+    schedule: str = "stable-decay"
+    n_train: int | None = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not isinstance(self.source_key, str) or not self.source_key:
+            raise ValueError(
+                "source_key must name the model whose codes the prior learns (its "
+                f"config.key()), got {self.source_key!r}"
+            )
+        _check_mlp(self)
+        _positive_int(self.n_frequencies, "n_frequencies")
+
+    def build(self) -> FlowPrior:
+        return self._seeded(
+            lambda: FlowPrior(
+                self.latent_dim,
+                hidden=self.hidden,
+                activation=self.activation,
+                n_frequencies=self.n_frequencies,
+            )
+        )
+
+
 #: kind -> configuration class
-KINDS: dict[str, type[ModelConfig]] = {c.kind: c for c in (AEConfig, VAEConfig, JudgeConfig)}
+KINDS: dict[str, type[ModelConfig]] = {
+    c.kind: c for c in (AEConfig, VAEConfig, JudgeConfig, IWAEConfig, FlowPriorConfig)
+}
 
 
 def field_names(cls: type[ModelConfig]) -> list[str]:

@@ -4,7 +4,8 @@ Owns: the per-example terms (``log_likelihood`` and its three data types, ``gaus
 ``gaussian_kl_per_dim``, ``log_normal``, ``iw_bound``, ``bits_per_dim``), ``elbo_loss``, and the
 training losses ``train.fit`` minimizes: ``ae_loss``, ``denoising_ae_loss``, ``vae_loss`` (beta,
 free bits), ``classifier_loss``, and ``elbo_surrogate``/``estimator_loss`` (the ELBO with a
-pathwise or a score-function gradient, chapter 06). A training loss has the signature
+pathwise or a score-function gradient, chapter 06), ``iwae_loss`` (the importance-weighted
+bound, chapter 12) and ``flow_matching_loss`` (a flow-matching prior over codes). A training loss has the signature
 ``LossFn``: ``loss_fn(model, x) -> dict`` with the "loss" to minimize and any terms to log.
 ``vq_losses`` are the VQ-VAE's codebook and commitment terms. The data types' log-likelihoods are ``bernoulli_log_likelihood``, ``gaussian_log_likelihood``
 and ``continuous_bernoulli_log_likelihood`` (with ``continuous_bernoulli_log_norm``);
@@ -16,7 +17,7 @@ returns one number per example, **summed over data (or latent) dimensions**, sha
 Losses average those over the batch. Results are in nats per image; divide by D * ln 2 for
 bits per dimension. KL divergences are returned as positive numbers.
 
-Used in: notebooks/01_autoencoder.ipynb (``ae_loss``), 02, 04-09.
+Used in: notebooks/01_autoencoder.ipynb (``ae_loss``), 02, 04-09, 12.
 """
 
 from __future__ import annotations
@@ -338,3 +339,40 @@ def estimator_loss(estimator: str) -> Callable[[nn.Module, torch.Tensor], dict]:
         return elbo_surrogate(model, x, estimator)
 
     return loss
+
+
+def iwae_loss(log_w: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Negative importance-weighted bound -ELBO_k as a training loss (the IWAE; Burda et al. 2015).
+
+    ``log_w`` (k, B) holds log w_i = log p(x | z_i) + log p(z_i) - log q(z_i | x) for k codes
+    z_i = mu + sigma * eps_i drawn from q(z | x) by reparameterization, with gradients attached.
+
+        ELBO_k(x) = log (1/k) sum_i w_i                                   (one estimate)
+        grad ELBO_k = sum_i  w~_i  grad log w_i,    w~_i = w_i / sum_j w_j
+
+    The gradient is the ELBO's single-sample gradient of every code, weighted by that code's
+    normalized importance weight: codes that explain x well count more. With k = 1 the weight
+    is 1 and this is the VAE's loss (with a Monte Carlo KL instead of the closed form).
+
+    Returns dict(loss, neg_elbo): ``loss`` = mean over the batch of -ELBO_k, the objective;
+    ``neg_elbo`` = -mean of log w, the single-sample ELBO averaged over the k codes (logged
+    only, so a run can be compared with the VAE's). Nats per image.
+    """
+    bound = iw_bound(log_w)  # (B,), checks the shape
+    return {"loss": -bound.mean(), "neg_elbo": -log_w.mean().detach()}
+
+
+def flow_matching_loss(velocity: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Conditional flow-matching loss on the straight path (Lipman et al. 2023; Liu et al. 2023).
+
+    For a data point z and noise eps ~ N(0, I), the straight path u_a = (1 - a) eps + a z,
+    a in [0, 1], moves with the constant velocity z - eps. A network v(u, a) trained with
+
+        J = E_{z, eps, a} || v(u_a, a) - (z - eps) ||^2
+
+    learns, at each (u, a), the average of z - eps over all pairs whose path passes through u
+    at time a: the velocity field whose flow carries N(0, I) at a = 0 to the data at a = 1.
+    ``velocity`` and ``target`` (B, d): squared error summed over dimensions, batch mean.
+    """
+    _check_same_shape(velocity, target, "velocity", "target")
+    return (velocity - target).pow(2).sum(dim=-1).mean()

@@ -11,7 +11,7 @@ Fast mode (``AEVAE_FAST=1``) is applied by ``configs.from_settings``: at most
 ``runtime.FAST_EPOCHS`` epochs on the first ``runtime.FAST_N_TRAIN`` images.
 
 Owns: ``trained_ae``, ``trained_vae``, ``trained_judge``, ``trained_cvae``, ``trained_vqvae``,
-``trained_code_prior`` (each returns the model, which carries
+``trained_code_prior``, ``trained_iwae``, ``trained_flow_prior`` (each returns the model, which carries
 its configuration as ``model.config``, and the training history), ``load_or_train`` (the cache),
 ``cache_path`` (where a configuration's checkpoint lives), ``vq_train_indices`` (the VQ-VAE's
 codes of the training images, for its prior), and ``reference_vae``, the
@@ -36,6 +36,8 @@ from .configs import (
     AEConfig,
     CodePriorConfig,
     CVAEConfig,
+    FlowPriorConfig,
+    IWAEConfig,
     JudgeConfig,
     ModelConfig,
     VAEConfig,
@@ -192,10 +194,8 @@ def load_or_train(
 
 
 def _name(config: ModelConfig) -> str:
-    what = (
-        getattr(config, "title", None)
-        or {"ae": "autoencoder", "vae": "VAE", "judge": "judge classifier"}[config.kind]
-    )
+    names = {"ae": "autoencoder", "vae": "VAE", "judge": "judge classifier"}
+    what = names.get(config.kind) or getattr(config, "title", config.kind)
     size = f" with d = {config.latent_dim}" if hasattr(config, "latent_dim") else ""
     return f"{what}{size} ({config.epochs} epochs)"
 
@@ -371,3 +371,76 @@ def trained_code_prior(
         return torch.zeros(config.batch_size, config.n_slots, device=device), None, n
 
     return load_or_train(config, train, device=device, use_cache=use_cache, data_fn=data_fn)
+
+
+def trained_iwae(*, device=None, progress: bool = True, use_cache: bool = True, **settings):
+    """A ``VAE`` trained with the importance-weighted bound (``IWAEConfig``: the VAE's settings
+    and ``k``), and its history. Used in: notebooks/12_tighter_bounds.ipynb."""
+    from .iwae import iwae_fit_loss
+
+    device = _device(device)
+    config = from_settings(IWAEConfig, device.type, **settings)
+
+    def train(model):
+        data = mnist_tensors(device, config.n_train)
+        return fit(
+            model,
+            data["x_train"],
+            binarize=config.binarize,
+            progress=progress,
+            loss_fn=iwae_fit_loss(config.k),
+            desc=f"IWAE k={config.k}",
+            **config.fit_settings(),
+        )
+
+    def data_fn(config, device):  # a step decodes k codes per image: time k times the images
+        x, y, n = _x_train(config, device)
+        return x.repeat(config.k, 1), y, n
+
+    return load_or_train(config, train, device=device, use_cache=use_cache, data_fn=data_fn)
+
+
+def trained_flow_prior(
+    autoencoder: nn.Module,
+    *,
+    device=None,
+    progress: bool = True,
+    use_cache: bool = True,
+    **settings,
+):
+    """A flow-matching prior (``FlowPriorConfig``) over the codes of ``autoencoder``'s training
+    images, and its history: an ``Autoencoder``'s codes f(x), or a VAE's posterior means. The
+    autoencoder must carry its configuration (every zoo model does); its cache key becomes the
+    prior's ``source_key``. Used in: the latent-diffusion chapter (not yet written)."""
+    from .latent import encode_all
+    from .prior_flow import flow_matching_fit_loss
+
+    source = getattr(autoencoder, "config", None)
+    if source is None:
+        raise ValueError(
+            "autoencoder must be a zoo model (built from a configuration, with "
+            ".config), so that its prior can be cached under its key"
+        )
+    device = _device(device)
+    config = from_settings(
+        FlowPriorConfig,
+        device.type,
+        source_key=source.key(),
+        latent_dim=autoencoder.latent_dim,
+        **settings,
+    )
+
+    def train(model):
+        data = mnist_tensors(device, config.n_train)
+        codes = encode_all(autoencoder, data["x_train"]).to(device)  # (N, d)
+        model.set_code_statistics(codes)
+        return fit(
+            model,
+            codes,
+            loss_fn=flow_matching_fit_loss,
+            progress=progress,
+            desc=f"flow prior d={config.latent_dim}",
+            **config.fit_settings(),
+        )
+
+    return load_or_train(config, train, device=device, use_cache=use_cache)

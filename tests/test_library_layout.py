@@ -20,9 +20,10 @@ LAYERS = {
     **dict.fromkeys(
         ["models", "objectives", "configs", "checkpoint", "likelihood", "toy", "latent"], 1
     ),
-    **dict.fromkeys(["cvae", "vq", "code_prior"], 1),
+    **dict.fromkeys(["cvae", "vq", "code_prior", "prior_flow"], 1),
     "gradients": 1,
     **dict.fromkeys(["train", "evaluate", "anomaly", "judge", "zoo", "exercises", "semisup"], 2),
+    **dict.fromkeys(["iwae", "gradient_snr", "amortization"], 2),
     **dict.fromkeys(["plots", "diagrams", "figures", "explorers"], 3),
     **dict.fromkeys(["cli", "__main__", "bench"], 4),
 }
