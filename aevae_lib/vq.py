@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from .models import _check_input, _positive_int, mlp
 from .objectives import bernoulli_log_likelihood, vq_losses
@@ -124,7 +125,10 @@ class VectorQuantizer(nn.Module):
                 self.restarted += restart_dead_codes(self.codebook.data, self.window_counts, z_e)
                 self.window_counts.zero_()
                 indices = nearest_codes(z_e.detach(), self.codebook.detach())
-        return self.codebook[indices], indices  # (B, M, d_e), (B, M)
+        # F.embedding, not self.codebook[indices]: the backward of advanced indexing adds the
+        # rows' gradients in a thread-dependent order on the CPU, so two runs of the same
+        # training would drift apart in the last bits and then pick different nearest codes.
+        return F.embedding(indices, self.codebook), indices  # (B, M, d_e), (B, M)
 
 
 @dataclass
@@ -184,7 +188,7 @@ class VQVAE(nn.Module):
 
     def decode_indices(self, indices: torch.Tensor) -> torch.Tensor:
         """Indices (B, M) -> logits (B, D)."""
-        return self.decode(self.quantizer.codebook[indices])
+        return self.decode(F.embedding(indices, self.quantizer.codebook))
 
     @staticmethod
     def mean_image(logits: torch.Tensor) -> torch.Tensor:

@@ -74,6 +74,26 @@ def test_zoo_trains_once_then_loads(tiny_mnist, capsys):
     )
 
 
+@pytest.mark.parametrize(
+    "trainer, settings",
+    [
+        (zoo.trained_ae, SMALL_AE),
+        (zoo.trained_vae, dict(latent_dim=2, hidden=[16], epochs=2, batch_size=16)),
+        (zoo.trained_cvae, dict(latent_dim=2, hidden=[16], epochs=2, batch_size=16)),
+        (zoo.trained_vqvae, dict(n_slots=4, n_codes=8, hidden=[16], epochs=2, batch_size=16)),
+        (zoo.trained_iwae, dict(latent_dim=2, hidden=[16], epochs=2, batch_size=16)),
+    ],
+    ids=["ae", "vae", "cvae", "vqvae", "iwae"],
+)
+def test_training_twice_gives_the_same_weights_bit_for_bit(tiny_mnist, trainer, settings):
+    """The chapters assert numbers to a few digits; that needs training that does not depend on
+    the order in which threads add gradients."""
+    m1, h1 = trainer(progress=False, use_cache=False, **settings)
+    m2, h2 = trainer(progress=False, use_cache=False, **settings)
+    h1.pop("seconds"), h2.pop("seconds")  # wall time: the one entry allowed to differ
+    assert len(tiny_mnist) == 2 and h1 == h2 and _same(m1, m2)
+
+
 def test_the_time_estimate_leaves_the_model_and_the_random_state_alone(tiny_mnist):
     config = configs.from_settings(configs.AEConfig, **SMALL_AE)
     model = config.build()
