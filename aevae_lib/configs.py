@@ -291,10 +291,11 @@ class IWAEConfig(VAEConfig):
 
 @dataclass(frozen=True)
 class FlowPriorConfig(ModelConfig):
-    """A flow-matching prior over the codes of a trained autoencoder or VAE (the
-    latent-diffusion chapter; ``prior_flow.FlowPrior``). ``source_key`` is the cache key (``config.key()``) of the model
-    whose codes it learns, so a prior is never reused for another autoencoder's codes;
-    ``latent_dim`` is that model's code size. Adam at 2e-3 with the stable-decay schedule."""
+    """A flow-matching prior over the codes of a trained autoencoder or VAE (chapter 13,
+    notebooks/13_latent_diffusion.ipynb; ``prior_flow.FlowPrior``). ``source_key`` is the
+    cache key (``config.key()``) of the model whose codes it learns, so a prior is never
+    reused for another autoencoder's codes; ``latent_dim`` is that model's code size. Adam at
+    2e-3 with the stable-decay schedule."""
 
     kind: ClassVar[str] = "flow_prior"
     title: ClassVar[str] = "flow-matching prior"

@@ -15,8 +15,7 @@ the straight path in place of diffusion; Lipman et al. 2023, Rombach et al. 2022
 
 Owns: ``FlowPrior``, ``flow_matching_fit_loss``, ``time_features``.
 
-Used in: the latent-diffusion chapter (issue 18, point 3; not yet written), through
-``zoo.trained_flow_prior``.
+Used in: notebooks/13_latent_diffusion.ipynb, through ``zoo.trained_flow_prior``.
 """
 
 from __future__ import annotations

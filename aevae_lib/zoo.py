@@ -411,7 +411,7 @@ def trained_flow_prior(
     """A flow-matching prior (``FlowPriorConfig``) over the codes of ``autoencoder``'s training
     images, and its history: an ``Autoencoder``'s codes f(x), or a VAE's posterior means. The
     autoencoder must carry its configuration (every zoo model does); its cache key becomes the
-    prior's ``source_key``. Used in: the latent-diffusion chapter (not yet written)."""
+    prior's ``source_key``. Used in: notebooks/13_latent_diffusion.ipynb."""
     from .latent import encode_all
     from .prior_flow import flow_matching_fit_loss
 
