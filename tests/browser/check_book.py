@@ -98,6 +98,21 @@ def _parse(path: Path) -> _LinkParser:
     return parser
 
 
+# The repr of an object that a cell's last line returned by accident, such as
+# "<matplotlib.legend.Legend at 0x7f...>": noise in the reader's page (end the cell with a
+# statement, e.g. fig.tight_layout(), or assign the value).
+_STRAY_REPR = re.compile(r"&lt;[A-Za-z_][\w.]* (?:object )?at 0x[0-9a-fA-F]+&gt;")
+
+
+def stray_output_problems(page: Path) -> list[str]:
+    """Object reprs with a memory address in ``page``'s HTML: a cell printed what it returned."""
+    text = page.read_text(encoding="utf-8", errors="replace")
+    return [
+        f"stray output (a cell's return value): {html.unescape(m)}"
+        for m in sorted(set(_STRAY_REPR.findall(text)))
+    ]
+
+
 def link_problems(root: Path, page: Path) -> list[str]:
     """Internal links or resources of ``page`` whose file (or #anchor) does not exist.
 
@@ -443,6 +458,7 @@ def _check_page(context, base: str, root: Path, page: Path, shots: Path | None) 
         tab.close()
     result.seconds = time.perf_counter() - start
     problems.extend(link_problems(root, page))
+    problems.extend(stray_output_problems(page))
     return result
 
 

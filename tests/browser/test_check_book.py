@@ -68,6 +68,10 @@ FAKE_SITE = {
         '<script type="application/vnd.jupyter.widget-view+json">'
         '{"version_major": 2, "version_minor": 0, "model_id": "abc"}</script>'
     ),
+    "stray_output.html": _page(
+        "<pre>&lt;matplotlib.legend.Legend at 0x7fa1cb4a5290&gt;</pre>"
+        "<pre>&lt;torch.utils.data.DataLoader object at 0x7f00aa&gt;</pre>"
+    ),
     "_static/asset.html": _page("<a href='nowhere.html'>not a page of the book</a>"),
 }
 
@@ -115,6 +119,14 @@ def test_raw_tex_fails(fake_results):
     assert "raw TeX left in the text: 'The code $z$ was never typeset.'" in _problems(
         fake_results[0], "raw_math.html"
     )
+
+
+def test_a_cell_that_shows_its_return_value_fails(fake_results):
+    problems = _problems(fake_results[0], "stray_output.html")
+    assert "stray output (a cell's return value): <matplotlib.legend.Legend at 0x7fa1cb4a5290>" in (
+        problems
+    )
+    assert "<torch.utils.data.DataLoader object at 0x7f00aa>" in problems
 
 
 def test_missing_image_fails(fake_results):
