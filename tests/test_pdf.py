@@ -91,3 +91,12 @@ def test_solutions_are_printed_when_asked_for(site, tmp_path):
     problems = pdf.verify(path, "Another title", 5, solutions=True)
     assert any("not on the first page" in p for p in problems)
     assert any("1 images" in p or "images" in p for p in problems)
+
+
+def test_the_text_check_reads_ligatures_as_their_letters():
+    """Chromium's PDFs may store "ff" as one ligature glyph; chapter 13's title then read
+    "latent di\ufb00usion" and the title check failed on a correct PDF."""
+    assert pdf._squash("The autoencoder inside latent di\ufb00usion\n  Contents") == (
+        "The autoencoder inside latent diffusion Contents"
+    )
+    assert pdf._squash("\ufb01eld \ufb02ow") == "field flow"

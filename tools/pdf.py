@@ -23,6 +23,7 @@ import html
 import re
 import sys
 import time
+import unicodedata
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -162,7 +163,9 @@ def pdf_images(path: Path) -> int:
 
 
 def _squash(text: str) -> str:
-    return re.sub(r"\s+", " ", text)
+    """One space for every run of white space, and typographic ligatures spelled out: a PDF's
+    text layer may hold "diﬀusion" (one glyph, U+FB00) where the page says "diffusion"."""
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text))
 
 
 def verify(pdf: Path, title: str, figures: int, solutions: bool) -> list[str]:
