@@ -21,7 +21,9 @@ for any other host is blocked and reported. For every page it checks that
   PyTorch's output (saved in the page when the book was built); the explorers of one page may
   ship at most 2 MB of model data;
 - every internal link and resource (href/src) points at a file that exists, and a link's
-  #anchor at an element with that id (checked on the HTML files, without the browser).
+  #anchor at an element with that id (checked on the HTML files, without the browser);
+- no cell shows an object's repr with a memory address ("<... at 0x7f...>"), the sign of a
+  cell whose last line returned a value by accident (also on the HTML files).
 
 A screenshot of each page is saved (full page) for a person to look at. Exit status 1 when
 any page has a problem; each problem is printed as "page: what is wrong".
